@@ -1,0 +1,78 @@
+//! The HTTP API (`/api/v1`) and health endpoint. Handlers translate HTTP to calls of the domain
+//! functions (releases, auth, store) and back; they hold no business rules of their own.
+
+mod auth;
+pub mod error;
+mod releases;
+mod tokens;
+
+pub use auth::Caller;
+use error::ApiError;
+
+use crate::config::Config;
+use crate::store::Store;
+use axum::routing::{delete, get, put};
+use axum::{Json, Router};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub config: Arc<Config>,
+    /// Bounds concurrent SBOM parses: each can take ~10x the document size in memory.
+    pub ingest_slots: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<Store>, config: Arc<Config>) -> Self {
+        let slots = config.server.max_parallel_ingest.max(1);
+        AppState {
+            store,
+            config,
+            ingest_slots: Arc::new(Semaphore::new(slots)),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/products", get(releases::list_products))
+        .route("/products/{product}/releases", get(releases::list_releases))
+        .route("/products/{product}/releases/{release}", get(releases::get_release))
+        .route(
+            "/products/{product}/releases/{release}/sbom",
+            put(releases::upload_sbom).get(releases::get_sbom),
+        )
+        .route(
+            "/products/{product}/releases/{release}/components",
+            get(releases::get_components),
+        )
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{name}", delete(tokens::revoke))
+        .fallback(|| async { ApiError::not_found("no such API route") });
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", api)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Json<serde_json::Value> {
+    let disk = state.store.size_on_disk().ok();
+    Json(serde_json::json!({
+        "status": "ok",
+        "store": {"path": state.store.path(), "size_on_disk": disk},
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// Runs a blocking store or parse call off the async workers.
+pub(crate) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
+}

@@ -1,0 +1,248 @@
+//! `/api/v1/products/...`: SBOM upload and reading releases back.
+
+use super::{blocking, error::ApiError, AppState, Caller};
+use crate::auth::Permission;
+use crate::ingest::IngestOptions;
+use crate::model::{ProductName, ReleaseName};
+use crate::releases::{ingest_release, Upload, UploadError};
+use crate::store::PutOutcome;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+fn names(product: &str, release: Option<&str>) -> Result<(ProductName, Option<ReleaseName>), ApiError> {
+    let p = ProductName::parse(product).map_err(|e| ApiError::bad_request(e.0))?;
+    let r = release
+        .map(ReleaseName::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    Ok((p, r))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Json<serde_json::Value>, ApiError> {
+    serde_json::to_value(v)
+        .map(Json)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+pub async fn list_products(State(st): State<AppState>, _c: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = st.store.clone();
+    let products = blocking(move || {
+        let mut out = Vec::new();
+        for p in store.products()? {
+            let releases = store.releases_of(&p)?;
+            out.push(serde_json::json!({
+                "product": p,
+                "releases": releases.len(),
+                "latest_upload": releases.iter().map(|r| r.uploaded_at).max(),
+            }));
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(serde_json::Value::Array(products)))
+}
+
+pub async fn list_releases(
+    State(st): State<AppState>,
+    _c: Caller,
+    Path(product): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (p, _) = names(&product, None)?;
+    let store = st.store.clone();
+    let rels = blocking(move || Ok(store.releases_of(&p)?)).await?;
+    json(&rels)
+}
+
+pub async fn get_release(
+    State(st): State<AppState>,
+    _c: Caller,
+    Path((product, release)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (p, r) = names(&product, Some(&release))?;
+    let store = st.store.clone();
+    let out = blocking(move || {
+        let r = r.ok_or_else(|| ApiError::bad_request("release missing"))?;
+        let rec = store
+            .release(&p, &r)?
+            .ok_or_else(|| ApiError::not_found(format!("no release {p}/{r}")))?;
+        let history = store.release_history(&p, &r)?;
+        let mut v = serde_json::to_value(&rec).map_err(|e| ApiError::internal(e.to_string()))?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "history".into(),
+                serde_json::to_value(history).map_err(|e| ApiError::internal(e.to_string()))?,
+            );
+        }
+        Ok(v)
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+pub async fn get_components(
+    State(st): State<AppState>,
+    _c: Caller,
+    Path((product, release)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (p, r) = names(&product, Some(&release))?;
+    let store = st.store.clone();
+    let comps = blocking(move || {
+        let r = r.ok_or_else(|| ApiError::bad_request("release missing"))?;
+        let rec = store
+            .release(&p, &r)?
+            .ok_or_else(|| ApiError::not_found(format!("no release {p}/{r}")))?;
+        Ok(store.components(&rec.sha256)?.unwrap_or_default())
+    })
+    .await?;
+    json(&comps)
+}
+
+pub async fn get_sbom(
+    State(st): State<AppState>,
+    _c: Caller,
+    Path((product, release)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (p, r) = names(&product, Some(&release))?;
+    let store = st.store.clone();
+    let (ct, sha, bytes) = blocking(move || {
+        let r = r.ok_or_else(|| ApiError::bad_request("release missing"))?;
+        let rec = store
+            .release(&p, &r)?
+            .ok_or_else(|| ApiError::not_found(format!("no release {p}/{r}")))?;
+        let bytes = store
+            .sbom_bytes(&rec.sha256)?
+            .ok_or_else(|| ApiError::internal(format!("SBOM bytes {} missing from the store", rec.sha256)))?;
+        Ok((rec.format.content_type(), rec.sha256, bytes))
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct.to_string()),
+            (header::ETAG, format!("\"{sha}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    #[serde(default)]
+    supersede: bool,
+    reason: Option<String>,
+}
+
+pub async fn upload_sbom(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((product, release)): Path<(String, String)>,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::Upload)?;
+    let (p, r) = names(&product, Some(&release))?;
+    let r = r.ok_or_else(|| ApiError::bad_request("release missing"))?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let supersede_reason = if q.supersede {
+        caller.require(Permission::Admin)?;
+        match q.reason.as_deref().map(str::trim) {
+            Some(reason) if !reason.is_empty() => Some(reason.to_string()),
+            _ => return Err(ApiError::bad_request("supersede=true needs a non-empty reason=TEXT")),
+        }
+    } else {
+        None
+    };
+    let max = st.config.ingest.max_bytes;
+    let bytes = read_capped(&headers, body, max).await?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let _permit = st
+        .ingest_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let store = st.store.clone();
+    let opts = IngestOptions {
+        strict: st.config.ingest.strict,
+    };
+    let uploader = caller.name.clone();
+    let outcome = blocking(move || {
+        ingest_release(
+            &store,
+            &opts,
+            &Upload {
+                product: p,
+                release: r,
+                bytes: &bytes,
+                content_type: content_type.as_deref(),
+                uploader: &uploader,
+                supersede_reason: supersede_reason.as_deref(),
+            },
+        )
+        .map_err(|e| match e {
+            UploadError::Ingest(e) => ApiError::from(e),
+            UploadError::Store(e) => ApiError::from(e),
+        })
+    })
+    .await?;
+    Ok(match outcome {
+        PutOutcome::Created(rec) | PutOutcome::Superseded(rec) => {
+            tracing::info!(product = %rec.product, release = %rec.release, sha256 = %rec.sha256,
+                components = rec.component_count, revision = rec.revision, "release stored");
+            (StatusCode::CREATED, json(&rec)?).into_response()
+        }
+        PutOutcome::Unchanged(rec) => (StatusCode::OK, json(&rec)?).into_response(),
+        PutOutcome::Conflict(rec) => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!(
+                    "release {}/{} already holds a different SBOM (sha256 {}); releases are immutable: \
+                     an admin may replace it with ?supersede=true&reason=TEXT",
+                    rec.product, rec.release, rec.sha256
+                ),
+            );
+            e.details = serde_json::to_value(&rec).ok();
+            e.into_response()
+        }
+    })
+}
+
+/// Reads the body up to `max` bytes; anything larger is a 413 before a single byte is parsed.
+async fn read_capped(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("SBOM is larger than ingest.max_bytes ({max} bytes)"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match axum::body::to_bytes(body, max).await {
+        Ok(b) if b.is_empty() => Err(ApiError::bad_request("empty body: send the SBOM document as the request body")),
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let is_limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if is_limit {
+                Err(too_large())
+            } else {
+                Err(ApiError::bad_request(format!("could not read the request body: {e}")))
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The command line: `serve`, token management, the pipeline client and offline tools. Each
+//! command calls the same domain functions as the HTTP API. Exit codes: 0 success, 1 a finding
+//! or a failed operation reported by a server, 2 bad input or a local error (one line on stderr).
+
+use crate::config::{Config, LogFormat};
+use crate::ingest::{self, IngestOptions};
+use crate::store::{Role, Store};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "soupwatch", version, about = "Post-market vigilance for the third-party software in released medical devices")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: HTTP API, feed schedules, matching.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (overrides server.listen).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Read every feed from this mirror folder instead of the network.
+        #[arg(long)]
+        mirror: Option<PathBuf>,
+    },
+    /// Manage API tokens in a data folder that no daemon holds (use the API on a running one).
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Upload or inspect SBOMs.
+    #[command(subcommand)]
+    Sbom(SbomCmd),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+/// Where the configuration and the data live.
+#[derive(Args, Clone)]
+struct Common {
+    /// Config file (TOML); without it the built-in defaults apply.
+    #[arg(long, env = "SOUPWATCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data folder (overrides store.data_dir; default ./data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+impl Common {
+    fn load(&self) -> Result<Config, CliError> {
+        let mut c = match &self.config {
+            Some(p) => Config::load(p).map_err(CliError::input)?,
+            None => Config::default(),
+        };
+        if let Some(d) = &self.data {
+            c.store.data_dir = d.clone();
+        }
+        Ok(c)
+    }
+
+    fn open_store(&self) -> Result<Store, CliError> {
+        let c = self.load()?;
+        Store::open(&c.store.data_dir).map_err(CliError::input)
+    }
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token; prints the secret once on stdout.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+    },
+    /// List tokens (names and roles, never secrets).
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke a token by name.
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SbomCmd {
+    /// Upload an SBOM for a released version to a running soupwatch.
+    Upload {
+        /// Base URL of the daemon.
+        #[arg(long, env = "SOUPWATCH_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// API token (role uploader or admin).
+        #[arg(long, env = "SOUPWATCH_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        release: String,
+        /// Replace a different SBOM already stored for this release (admin), with this reason.
+        #[arg(long)]
+        supersede_reason: Option<String>,
+        /// Media type to send; by default the server detects the format from the content.
+        #[arg(long)]
+        content_type: Option<String>,
+        file: PathBuf,
+    },
+    /// Parse an SBOM locally and print its normalised components and NTIA report.
+    Inspect {
+        /// Accept documents that are invalid against their schema and list the problems.
+        #[arg(long)]
+        lenient: bool,
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the hash chain of the audit trail; names the first broken entry.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// A command's failure: the exit code and one line for stderr.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    fn input(e: impl std::fmt::Display) -> Self {
+        CliError {
+            code: 2,
+            message: e.to_string(),
+        }
+    }
+    fn failed(e: impl std::fmt::Display) -> Self {
+        CliError {
+            code: 1,
+            message: e.to_string(),
+        }
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("soupwatch: {}", e.message.replace('\n', " "));
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn init_logging(c: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&c.log.filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match c.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    // One crypto provider for reqwest and lettre: ring (no aws-lc C build, never OpenSSL).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::input)
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<(), CliError> {
+    let s = serde_json::to_string_pretty(v).map_err(CliError::input)?;
+    println!("{s}");
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> Result<u8, CliError> {
+    match cli.command {
+        Command::Serve { common, listen, mirror } => {
+            let mut c = common.load()?;
+            if let Some(l) = listen {
+                c.server.listen = l;
+            }
+            if let Some(m) = mirror {
+                c.feeds.mirror = Some(m);
+            }
+            init_logging(&c);
+            runtime()?
+                .block_on(crate::daemon::serve(c))
+                .map_err(CliError::input)?;
+            Ok(0)
+        }
+        Command::Token(t) => token(t),
+        Command::Sbom(SbomCmd::Inspect { lenient, file }) => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| CliError::input(format!("cannot read {}: {e}", file.display())))?;
+            let parsed = ingest::parse(&bytes, None, &IngestOptions { strict: !lenient })
+                .map_err(|e| CliError::input(format!("{}: {e}", file.display())))?;
+            print_json(&parsed)?;
+            Ok(0)
+        }
+        Command::Sbom(SbomCmd::Upload {
+            server,
+            token,
+            product,
+            release,
+            supersede_reason,
+            content_type,
+            file,
+        }) => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| CliError::input(format!("cannot read {}: {e}", file.display())))?;
+            let mut url = reqwest::Url::parse(&server)
+                .map_err(|e| CliError::input(format!("invalid --server {server:?}: {e}")))?;
+            url.path_segments_mut()
+                .map_err(|_| CliError::input(format!("invalid --server {server:?}")))?
+                .pop_if_empty()
+                .extend(["api", "v1", "products", &product, "releases", &release, "sbom"]);
+            if let Some(reason) = &supersede_reason {
+                url.query_pairs_mut()
+                    .append_pair("supersede", "true")
+                    .append_pair("reason", reason);
+            }
+            let rt = runtime()?;
+            let (status, body) = rt.block_on(async {
+                let mut req = reqwest::Client::new().put(url).bearer_auth(&token).body(bytes);
+                if let Some(ct) = &content_type {
+                    req = req.header(reqwest::header::CONTENT_TYPE, ct);
+                }
+                let resp = req
+                    .send()
+                    .await
+                    .map_err(|e| CliError::failed(format!("cannot reach {server}: {e}")))?;
+                let status = resp.status();
+                let body = resp.text().await.map_err(CliError::failed)?;
+                Ok::<_, CliError>((status, body))
+            })?;
+            if status.is_success() {
+                println!("{body}");
+                Ok(0)
+            } else {
+                let msg = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+                    .unwrap_or(body);
+                Err(CliError::failed(format!("server refused the upload ({status}): {msg}")))
+            }
+        }
+        Command::Audit(AuditCmd::Verify { common }) => {
+            let store = common.open_store()?;
+            let v = store.verify_audit().map_err(CliError::input)?;
+            match v.first_broken {
+                None => {
+                    println!("audit trail intact: {} entries", v.entries);
+                    Ok(0)
+                }
+                Some((seq, why)) => Err(CliError::failed(format!("audit trail broken at entry {seq}: {why}"))),
+            }
+        }
+    }
+}
+
+fn token(t: TokenCmd) -> Result<u8, CliError> {
+    match t {
+        TokenCmd::Create { common, name, role } => {
+            let store = common.open_store()?;
+            let secret = crate::auth::create_token(&store, &name, role, "cli").map_err(CliError::input)?;
+            println!("{secret}");
+            eprintln!("token {name:?} ({role}) created; the secret above is shown only once");
+        }
+        TokenCmd::List { common } => {
+            let store = common.open_store()?;
+            for t in store.list_tokens().map_err(CliError::input)? {
+                println!("{}\t{}\t{}\t{}", t.name, t.role, t.created_at.to_rfc3339(), t.created_by);
+            }
+        }
+        TokenCmd::Revoke { common, name } => {
+            let store = common.open_store()?;
+            store.revoke_token(&name, "cli").map_err(CliError::input)?;
+            eprintln!("token {name:?} revoked");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,71 @@
+//! `soupwatch serve`: opens the store, starts the HTTP API and the background workers, and
+//! shuts all of them down cleanly on SIGINT/SIGTERM (in-flight requests finish, the store is
+//! flushed last).
+
+use crate::api::{router, AppState};
+use crate::config::Config;
+use crate::store::Store;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+pub async fn serve(config: Config) -> Result<(), DaemonError> {
+    let data_dir = config.store.data_dir.clone();
+    let store = Arc::new(tokio::task::spawn_blocking(move || Store::open(&data_dir)).await.map_err(
+        |e| crate::store::StoreError::Engine(e.to_string()),
+    )??);
+    let config = Arc::new(config);
+    let state = AppState::new(store.clone(), config.clone());
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(DaemonError::Serve)?;
+    tracing::info!(listen = %local, data = %store.path().display(), "soupwatch serving");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(DaemonError::Serve)?;
+    tracing::info!("shutting down: flushing the store");
+    store.flush()?;
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the daemon");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,14 @@
+//! soupwatch: post-market vigilance for the third-party software (SOUP) inside released medical
+//! devices. See ARCHITECTURE.md for the map; each module's `//!` says what it may touch.
+
+pub mod advisory;
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+#[path = "ingest_stub.rs"]
+pub mod ingest;
+pub mod model;
+pub mod releases;
+pub mod store;
