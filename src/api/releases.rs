@@ -138,14 +138,38 @@ pub struct UploadQuery {
 
 pub async fn upload_sbom(
     State(st): State<AppState>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     Path((product, release)): Path<(String, String)>,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let max = st.config.ingest.max_bytes;
+    let checked = check_upload(caller, &product, &release, query);
+    let (caller, p, r, supersede_reason) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            // Read (and discard) what the client is sending before answering, so it sees our
+            // JSON error instead of a broken pipe mid-upload.
+            drain(body, max).await;
+            return Err(e);
+        }
+    };
+    let bytes = read_capped(&headers, body, max).await?;
+    store_upload(st, caller, p, r, supersede_reason, headers, bytes).await
+}
+
+type Checked = (Caller, ProductName, ReleaseName, Option<String>);
+
+fn check_upload(
+    caller: Result<Caller, ApiError>,
+    product: &str,
+    release: &str,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Checked, ApiError> {
+    let caller = caller?;
     caller.require(Permission::Upload)?;
-    let (p, r) = names(&product, Some(&release))?;
+    let (p, r) = names(product, Some(release))?;
     let r = r.ok_or_else(|| ApiError::bad_request("release missing"))?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let supersede_reason = if q.supersede {
@@ -157,8 +181,18 @@ pub async fn upload_sbom(
     } else {
         None
     };
-    let max = st.config.ingest.max_bytes;
-    let bytes = read_capped(&headers, body, max).await?;
+    Ok((caller, p, r, supersede_reason))
+}
+
+async fn store_upload(
+    st: AppState,
+    caller: Caller,
+    p: ProductName,
+    r: ReleaseName,
+    supersede_reason: Option<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -230,19 +264,35 @@ async fn read_capped(headers: &HeaderMap, body: Body, max: usize) -> Result<Byte
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
+        drain(body, max).await;
         return Err(too_large());
     }
-    match axum::body::to_bytes(body, max).await {
-        Ok(b) if b.is_empty() => Err(ApiError::bad_request("empty body: send the SBOM document as the request body")),
-        Ok(b) => Ok(b),
-        Err(e) => {
-            let is_limit = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if is_limit {
-                Err(too_large())
-            } else {
-                Err(ApiError::bad_request(format!("could not read the request body: {e}")))
-            }
+    let mut body = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        if buf.len() + chunk.len() > max {
+            drain(Body::from_stream(body), max).await;
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.is_empty() {
+        return Err(ApiError::bad_request("empty body: send the SBOM document as the request body"));
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Discards what is left of a request body we are refusing, up to a bound (at least 8 MiB, so
+/// a modestly oversized upload still gets to read our answer).
+async fn drain(body: Body, max: usize) {
+    let limit = max.max(8 * 1024 * 1024);
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
+        seen += chunk.len();
+        if seen > limit {
+            break;
         }
     }
 }
