@@ -35,9 +35,40 @@ enum Command {
     /// Upload or inspect SBOMs.
     #[command(subcommand)]
     Sbom(SbomCmd),
+    /// Advisory feeds: one-shot sync and status.
+    #[command(subcommand)]
+    Feeds(FeedsCmd),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum FeedsCmd {
+    /// Run feeds once (all enabled ones, or --feed NAME); exits 1 naming any feed that failed.
+    Sync {
+        #[command(flatten)]
+        common: Common,
+        /// Only this feed.
+        #[arg(long)]
+        feed: Option<String>,
+        /// Read from this mirror folder instead of the network (overrides feeds.mirror).
+        #[arg(long)]
+        mirror: Option<PathBuf>,
+    },
+    /// Show each feed's last attempt, last success, error, record count and staleness.
+    Status {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_enum, default_value = "table")]
+        format: TableOrJson,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TableOrJson {
+    Table,
+    Json,
 }
 
 /// Where the configuration and the data live.
@@ -210,6 +241,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             Ok(0)
         }
         Command::Token(t) => token(t),
+        Command::Feeds(f) => feeds(f),
         Command::Sbom(SbomCmd::Inspect { lenient, file }) => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| CliError::input(format!("cannot read {}: {e}", file.display())))?;
@@ -300,4 +332,115 @@ fn token(t: TokenCmd) -> Result<u8, CliError> {
         }
     }
     Ok(0)
+}
+
+/// Progress on a terminal: a spinner with the current step.
+struct BarProgress(indicatif::ProgressBar);
+
+impl crate::feeds::Progress for BarProgress {
+    fn message(&self, feed: &str, msg: &str) {
+        self.0.set_message(format!("{feed}: {msg}"));
+        self.0.tick();
+    }
+}
+
+fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
+    use crate::feeds::{load_definitions, schedule::FeedRunner, status, LogProgress, Origin, Progress};
+    use std::io::IsTerminal;
+    match f {
+        FeedsCmd::Status { common, format } => {
+            let c = common.load()?;
+            let defs = load_definitions(&c.feeds.definitions).map_err(CliError::input)?;
+            let store = Store::open(&c.store.data_dir).map_err(CliError::input)?;
+            let st = status(&store, &defs, chrono::Utc::now()).map_err(CliError::input)?;
+            if format == TableOrJson::Json {
+                print_json(&st)?;
+            } else {
+                println!("{:<10} {:<8} {:>9} {:<25} {:<25} {:<6} ERROR", "FEED", "KIND", "RECORDS", "LAST SUCCESS", "NEWEST RECORD", "STALE");
+                for f in &st {
+                    let t = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "never".into());
+                    println!(
+                        "{:<10} {:<8} {:>9} {:<25} {:<25} {:<6} {}",
+                        f.name,
+                        format!("{:?}", f.kind).to_lowercase(),
+                        f.record_count,
+                        t(f.last_success),
+                        t(f.newest_record),
+                        if f.stale { "STALE" } else { "ok" },
+                        f.last_error.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        FeedsCmd::Sync { common, feed, mirror } => {
+            let c = common.load()?;
+            init_logging(&c);
+            let defs = load_definitions(&c.feeds.definitions).map_err(CliError::input)?;
+            let selected: Vec<_> = match &feed {
+                Some(name) => {
+                    let d = defs.iter().find(|d| &d.name == name).cloned().ok_or_else(|| {
+                        CliError::input(format!(
+                            "no feed named {name:?}; known: {}",
+                            defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ))
+                    })?;
+                    vec![d]
+                }
+                None => defs.iter().filter(|d| d.enabled).cloned().collect(),
+            };
+            let origin = match mirror.or(c.feeds.mirror.clone()) {
+                Some(m) if !m.is_dir() => return Err(CliError::input(format!("mirror folder {} does not exist", m.display()))),
+                Some(m) => Origin::Mirror(m),
+                None => Origin::Network,
+            };
+            let rt = runtime()?;
+            let store = std::sync::Arc::new(Store::open(&c.store.data_dir).map_err(CliError::input)?);
+            let fetcher = crate::feeds::fetch::Fetcher::new(c.feeds.fetch_options()).map_err(CliError::input)?;
+            let runner = FeedRunner::new(store, defs, origin, fetcher, c.feeds.nvd_key());
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let b = indicatif::ProgressBar::new_spinner();
+                b.enable_steady_tick(std::time::Duration::from_millis(120));
+                BarProgress(b)
+            });
+            let progress: &dyn Progress = match &bar {
+                Some(b) => b,
+                None => &LogProgress,
+            };
+            let (_tx, cancel) = tokio::sync::watch::channel(false);
+            let mut failed = Vec::new();
+            for def in &selected {
+                match rt.block_on(runner.run_one(def, None, progress, cancel.clone())) {
+                    Ok(r) => {
+                        if let Some(b) = &bar {
+                            b.0.suspend(|| ());
+                        }
+                        println!(
+                            "{}: ok from {} ({} read; {} new, {} changed, {} withdrawn{}{})",
+                            r.feed,
+                            r.origin,
+                            r.records_read,
+                            r.changes.new.len() + r.kev_new.len(),
+                            r.changes.changed.len() + r.epss_changed,
+                            r.changes.withdrawn.len(),
+                            if r.not_modified { "; not modified upstream" } else { "" },
+                            if r.warnings.is_empty() { String::new() } else { format!("; {} warnings", r.warnings.len()) }
+                        );
+                    }
+                    Err(e) => {
+                        println!("{}: FAILED: {e}", def.name);
+                        failed.push(def.name.clone());
+                    }
+                }
+            }
+            if let Some(b) = bar {
+                b.0.finish_and_clear();
+            }
+            if failed.is_empty() {
+                Ok(0)
+            } else {
+                Err(CliError::failed(format!("feed(s) failed: {}", failed.join(", "))))
+            }
+        }
+    }
 }

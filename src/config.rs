@@ -5,7 +5,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -51,6 +51,14 @@ pub struct FeedsConfig {
     pub schedule: bool,
     /// NVD API key (else `NVD_API_KEY`).
     pub nvd_api_key: Option<String>,
+    /// Longest silence while reading a feed response.
+    pub fetch_timeout_secs: u64,
+    /// Retries after a failed download (timeouts, 5xx, 429), with exponential backoff.
+    pub fetch_retries: u32,
+    /// First backoff delay; doubled per retry, plus jitter.
+    pub fetch_backoff_ms: u64,
+    /// Largest download accepted from any feed.
+    pub max_download_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,18 +75,6 @@ pub struct LogConfig {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            store: StoreConfig::default(),
-            ingest: IngestConfig::default(),
-            feeds: FeedsConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {
@@ -115,6 +111,10 @@ impl Default for FeedsConfig {
             snapshot: Some(PathBuf::from("feeds/snapshot")),
             schedule: true,
             nvd_api_key: None,
+            fetch_timeout_secs: 60,
+            fetch_retries: 3,
+            fetch_backoff_ms: 2000,
+            max_download_bytes: 2 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -137,6 +137,27 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
+}
+
+impl FeedsConfig {
+    pub fn fetch_options(&self) -> crate::feeds::fetch::FetchOptions {
+        use std::time::Duration;
+        crate::feeds::fetch::FetchOptions {
+            read_timeout: Duration::from_secs(self.fetch_timeout_secs.max(1)),
+            retries: self.fetch_retries,
+            backoff: Duration::from_millis(self.fetch_backoff_ms),
+            max_bytes: self.max_download_bytes,
+            ..Default::default()
+        }
+    }
+
+    /// The API key from the config, else from `NVD_API_KEY`.
+    pub fn nvd_key(&self) -> Option<String> {
+        self.nvd_api_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .or_else(|| std::env::var("NVD_API_KEY").ok().filter(|k| !k.is_empty()))
+    }
 }
 
 impl Config {

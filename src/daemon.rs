@@ -4,6 +4,9 @@
 
 use crate::api::{router, AppState};
 use crate::config::Config;
+use crate::feeds::fetch::Fetcher;
+use crate::feeds::schedule::{spawn_schedules, FeedRunner};
+use crate::feeds::{load_definitions, Origin};
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -18,6 +21,14 @@ pub enum DaemonError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Feeds(#[from] crate::feeds::FeedError),
+}
+
+impl From<crate::feeds::fetch::FetchError> for DaemonError {
+    fn from(e: crate::feeds::fetch::FetchError) -> Self {
+        DaemonError::Feeds(e.into())
+    }
 }
 
 pub async fn serve(config: Config) -> Result<(), DaemonError> {
@@ -26,7 +37,32 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         |e| crate::store::StoreError::Engine(e.to_string()),
     )??);
     let config = Arc::new(config);
-    let state = AppState::new(store.clone(), config.clone());
+    let defs = load_definitions(&config.feeds.definitions)?;
+    let origin = match &config.feeds.mirror {
+        Some(m) => Origin::Mirror(m.clone()),
+        None => Origin::Network,
+    };
+    let fetcher = Fetcher::new(config.feeds.fetch_options())?;
+    let runner = Arc::new(FeedRunner::new(store.clone(), defs, origin, fetcher, config.feeds.nvd_key()));
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    {
+        let runner = runner.clone();
+        let snapshot = config.feeds.snapshot.clone();
+        let schedule = config.feeds.schedule;
+        let cancel = cancel_rx.clone();
+        workers.push(tokio::spawn(async move {
+            if let Some(s) = snapshot {
+                runner.load_snapshot_if_empty(&s, cancel.clone()).await;
+            }
+            if schedule {
+                for h in spawn_schedules(runner, cancel) {
+                    let _ = h.await;
+                }
+            }
+        }));
+    }
+    let state = AppState::new(store.clone(), config.clone(), runner.clone());
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| DaemonError::Bind {
@@ -39,6 +75,14 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(DaemonError::Serve)?;
+    tracing::info!("stopping background work");
+    let _ = cancel_tx.send(true);
+    for w in workers {
+        // A feed run finishes its current transaction; an in-flight download is dropped.
+        if tokio::time::timeout(std::time::Duration::from_secs(20), w).await.is_err() {
+            tracing::warn!("a background task did not stop in time");
+        }
+    }
     tracing::info!("shutting down: flushing the store");
     store.flush()?;
     Ok(())

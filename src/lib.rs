@@ -7,8 +7,11 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod feeds;
 #[path = "ingest_stub.rs"]
 pub mod ingest;
+pub mod matching;
 pub mod model;
 pub mod releases;
 pub mod store;
+pub mod versions;

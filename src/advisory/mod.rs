@@ -179,3 +179,9 @@ pub struct EpssScore {
     pub score_date: Option<String>,
     pub model_version: Option<String>,
 }
+
+pub mod epss;
+pub mod kev;
+pub mod nvd;
+pub mod osv;
+pub mod rustsec;

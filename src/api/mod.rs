@@ -10,6 +10,7 @@ pub use auth::Caller;
 use error::ApiError;
 
 use crate::config::Config;
+use crate::feeds::schedule::FeedRunner;
 use crate::store::Store;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
@@ -23,15 +24,18 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Bounds concurrent SBOM parses: each can take ~10x the document size in memory.
     pub ingest_slots: Arc<Semaphore>,
+    /// Feed definitions and runs, for status and health.
+    pub feeds: Arc<FeedRunner>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<Store>, config: Arc<Config>) -> Self {
+    pub fn new(store: Arc<Store>, config: Arc<Config>, feeds: Arc<FeedRunner>) -> Self {
         let slots = config.server.max_parallel_ingest.max(1);
         AppState {
             store,
             config,
             ingest_slots: Arc::new(Semaphore::new(slots)),
+            feeds,
         }
     }
 }
@@ -49,6 +53,7 @@ pub fn router(state: AppState) -> Router {
             "/products/{product}/releases/{release}/components",
             get(releases::get_components),
         )
+        .route("/feeds", get(feeds_status))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{name}", delete(tokens::revoke))
         .fallback(|| async { ApiError::not_found("no such API route") });
@@ -59,13 +64,32 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Json<serde_json::Value> {
-    let disk = state.store.size_on_disk().ok();
-    Json(serde_json::json!({
-        "status": "ok",
-        "store": {"path": state.store.path(), "size_on_disk": disk},
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+/// Liveness plus the things an operator must see at a glance: stale or failing feeds make the
+/// daemon `degraded` (HTTP 200 still, so a restart loop is not triggered by upstream outages).
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let feeds = crate::feeds::status(&st.store, &st.feeds.defs, chrono::Utc::now())?;
+        let stale: Vec<&str> = feeds.iter().filter(|f| f.stale).map(|f| f.name.as_str()).collect();
+        let failing: Vec<&str> = feeds.iter().filter(|f| f.last_error.is_some()).map(|f| f.name.as_str()).collect();
+        let status = if stale.is_empty() && failing.is_empty() { "ok" } else { "degraded" };
+        Ok(Json(serde_json::json!({
+            "status": status,
+            "feeds": {"stale": stale, "failing": failing},
+            "store": {"path": st.store.path(), "size_on_disk": st.store.size_on_disk().ok(),
+                      "advisories": st.store.advisory_count()},
+            "version": env!("CARGO_PKG_VERSION"),
+        })))
+    })
+    .await
+}
+
+async fn feeds_status(axum::extract::State(state): axum::extract::State<AppState>, _c: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || {
+        let feeds = crate::feeds::status(&state.store, &state.feeds.defs, chrono::Utc::now())?;
+        serde_json::to_value(feeds).map(Json).map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
 }
 
 /// Runs a blocking store or parse call off the async workers.

@@ -108,9 +108,8 @@ impl Store {
     /// Walks the whole chain: each entry's hash must match its content and link to the one before.
     pub fn verify_audit(&self) -> Result<AuditVerification> {
         let mut prev = GENESIS.to_string();
-        let mut expected_seq = 1u64;
         let mut n = 0u64;
-        for kv in self.tree(T::Audit).iter() {
+        for (expected_seq, kv) in (1u64..).zip(self.tree(T::Audit).iter()) {
             let (k, v) = kv?;
             let seq = <[u8; 8]>::try_from(k.as_ref())
                 .map(u64::from_be_bytes)
@@ -136,7 +135,6 @@ impl Store {
                 return broken("content does not match its recorded SHA-256".into());
             }
             prev = e.sha256;
-            expected_seq += 1;
         }
         let head: Option<Head> = self.get_json(T::Meta, HEAD_KEY)?;
         if let Some(h) = head {

@@ -13,7 +13,7 @@ mod audit;
 mod releases;
 mod tokens;
 
-pub use advisories::{AdvisoryUpsert, FeedRecord};
+pub use advisories::{AdvisoryWrite, ChangeCounts, ChangeSet, FeedRecord, FeedValidator};
 pub use audit::{AuditEntry, AuditVerification};
 pub use releases::{NewRelease, PutOutcome, ReleaseRecord, ReleaseSummary, Supersede};
 pub use tokens::{Role, TokenRecord};
@@ -88,9 +88,16 @@ pub(crate) enum T {
     Kev,
     /// CVE id -> EpssScore.
     Epss,
+    /// alias group id -> sorted member ids.
+    Groups,
+    /// feed \0 advisory id -> (): which feed holds which records, for counts.
+    FeedIds,
+    /// advisory id -> (): changed advisories not yet matched (written with the change, so a
+    /// crash between the feed sync and matching cannot lose a change).
+    MatchQueue,
 }
 
-const TREE_NAMES: [&str; 14] = [
+const TREE_NAMES: [&str; 17] = [
     "meta",
     "tokens",
     "token_hashes",
@@ -105,6 +112,9 @@ const TREE_NAMES: [&str; 14] = [
     "feeds",
     "kev",
     "epss",
+    "groups",
+    "feed_ids",
+    "match_queue",
 ];
 
 const SCHEMA_VERSION: &str = "1";
