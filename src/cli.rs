@@ -55,6 +55,9 @@ enum FeedsCmd {
         /// Read from this mirror folder instead of the network (overrides feeds.mirror).
         #[arg(long)]
         mirror: Option<PathBuf>,
+        /// `json` prints every feed's report (change set with ids, warnings) as one JSON array.
+        #[arg(long, value_enum, default_value = "table")]
+        format: TableOrJson,
     },
     /// Show each feed's last attempt, last success, error, record count and staleness.
     Status {
@@ -373,7 +376,7 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
             }
             Ok(0)
         }
-        FeedsCmd::Sync { common, feed, mirror } => {
+        FeedsCmd::Sync { common, feed, mirror, format } => {
             let c = common.load()?;
             init_logging(&c);
             let defs = load_definitions(&c.feeds.definitions).map_err(CliError::input)?;
@@ -409,8 +412,10 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
             };
             let (_tx, cancel) = tokio::sync::watch::channel(false);
             let mut failed = Vec::new();
+            let mut reports = Vec::new();
             for def in &selected {
                 match rt.block_on(runner.run_one(def, None, progress, cancel.clone())) {
+                    Ok(r) if format == TableOrJson::Json => reports.push(serde_json::json!({"feed": r.feed, "ok": true, "report": r})),
                     Ok(r) => {
                         if let Some(b) = &bar {
                             b.0.suspend(|| ());
@@ -428,13 +433,20 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
                         );
                     }
                     Err(e) => {
-                        println!("{}: FAILED: {e}", def.name);
+                        if format == TableOrJson::Json {
+                            reports.push(serde_json::json!({"feed": def.name, "ok": false, "error": e.to_string()}));
+                        } else {
+                            println!("{}: FAILED: {e}", def.name);
+                        }
                         failed.push(def.name.clone());
                     }
                 }
             }
             if let Some(b) = bar {
                 b.0.finish_and_clear();
+            }
+            if format == TableOrJson::Json {
+                print_json(&reports)?;
             }
             if failed.is_empty() {
                 Ok(0)
