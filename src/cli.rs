@@ -38,6 +38,26 @@ enum Command {
     /// Advisory feeds: one-shot sync and status.
     #[command(subcommand)]
     Feeds(FeedsCmd),
+    /// Scan SBOM files against the advisories of a data folder or a mirror, without a daemon.
+    /// Exit 0: nothing found; 1: findings; 2: error.
+    Scan {
+        /// Data folder whose advisories to use (default ./data unless --mirror is given).
+        #[arg(long, conflicts_with = "mirror")]
+        data: Option<PathBuf>,
+        /// Mirror folder to read advisories from directly.
+        #[arg(long)]
+        mirror: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ScanFormat,
+        /// Refuse SBOMs that are invalid against their schema (default: scan them, warning).
+        #[arg(long)]
+        strict: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Version ordering per ecosystem, as the matcher uses it.
+    #[command(subcommand)]
+    Versions(VersionsCmd),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -66,6 +86,26 @@ enum FeedsCmd {
         #[arg(long, value_enum, default_value = "table")]
         format: TableOrJson,
     },
+}
+
+#[derive(Subcommand)]
+enum VersionsCmd {
+    /// Print `<`, `=` or `>` for A against B. With `-` instead of A B, read `A B` pairs from
+    /// stdin, one per line, and print one result per line (`! reason` when not comparable).
+    Compare {
+        /// OSV ecosystem name, e.g. PyPI, Maven, crates.io, Debian, npm, Go.
+        #[arg(long)]
+        ecosystem: String,
+        #[arg(required = true, num_args = 1..=2)]
+        versions: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ScanFormat {
+    Table,
+    Json,
+    Sarif,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -245,6 +285,8 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Token(t) => token(t),
         Command::Feeds(f) => feeds(f),
+        Command::Scan { data, mirror, format, strict, files } => scan(data, mirror, format, strict, &files),
+        Command::Versions(VersionsCmd::Compare { ecosystem, versions }) => versions_compare(&ecosystem, &versions),
         Command::Sbom(SbomCmd::Inspect { lenient, file }) => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| CliError::input(format!("cannot read {}: {e}", file.display())))?;
@@ -454,5 +496,76 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
                 Err(CliError::failed(format!("feed(s) failed: {}", failed.join(", "))))
             }
         }
+    }
+}
+
+fn scan(data: Option<PathBuf>, mirror: Option<PathBuf>, format: ScanFormat, strict: bool, files: &[PathBuf]) -> Result<u8, CliError> {
+    use crate::matching::scan::{render_sarif, render_table, ScanContext, ScanReport};
+    // Parse every SBOM first: a bad file is an input error before any slow advisory loading.
+    let mut parsed = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).map_err(|e| CliError::input(format!("cannot read {}: {e}", f.display())))?;
+        let sbom = ingest::parse(&bytes, None, &IngestOptions { strict })
+            .map_err(|e| CliError::input(format!("{}: {e}", f.display())))?;
+        parsed.push((f.display().to_string(), sbom));
+    }
+    let advisories = match mirror {
+        Some(m) => {
+            let (advs, warnings) = crate::feeds::load_mirror_advisories(&m).map_err(CliError::input)?;
+            for w in warnings {
+                eprintln!("soupwatch: warning: {w}");
+            }
+            advs
+        }
+        None => {
+            let dir = data.unwrap_or_else(|| PathBuf::from("./data"));
+            if !dir.join("db").exists() {
+                return Err(CliError::input(format!("{} holds no soupwatch data; sync feeds first or use --mirror", dir.display())));
+            }
+            Store::open(&dir).and_then(|s| s.all_advisories()).map_err(CliError::input)?
+        }
+    };
+    if advisories.is_empty() {
+        return Err(CliError::input("no advisories loaded: a scan against nothing would look clean"));
+    }
+    let ctx = ScanContext::new(&advisories);
+    let report = ScanReport {
+        results: parsed.iter().map(|(name, sbom)| ctx.scan(name, &sbom.components)).collect(),
+    };
+    match format {
+        ScanFormat::Json => print_json(&report)?,
+        ScanFormat::Sarif => print_json(&render_sarif(&report))?,
+        ScanFormat::Table => print!("{}", render_table(&report)),
+    }
+    let found = report.results.iter().any(|r| !r.findings.is_empty());
+    Ok(if found { 1 } else { 0 })
+}
+
+fn versions_compare(ecosystem: &str, versions: &[String]) -> Result<u8, CliError> {
+    use std::io::BufRead;
+    if versions.len() == 1 && versions[0] == "-" {
+        let stdin = std::io::stdin();
+        let mut out = String::new();
+        for line in stdin.lock().lines() {
+            let line = line.map_err(CliError::input)?;
+            out.push_str(&crate::versions::compare_line(ecosystem, &line));
+            out.push('\n');
+        }
+        print!("{out}");
+        return Ok(0);
+    }
+    let [a, b] = versions else {
+        return Err(CliError::input("give two versions A B, or - to read pairs from stdin"));
+    };
+    match crate::versions::compare(ecosystem, a, b) {
+        Ok(o) => {
+            println!("{}", match o {
+                std::cmp::Ordering::Less => "<",
+                std::cmp::Ordering::Equal => "=",
+                std::cmp::Ordering::Greater => ">",
+            });
+            Ok(0)
+        }
+        Err(e) => Err(CliError::input(e)),
     }
 }

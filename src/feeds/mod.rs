@@ -317,16 +317,13 @@ async fn sync_osv(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
         let entries = match origin.dir() {
             Some(dir) => {
                 let base = dir.join("osv").join(eco);
-                let zip = base.join("all.zip");
-                if zip.is_file() {
-                    let bytes = read_file(&zip)?;
-                    let limits = ctx.limits;
-                    blocking(move || read_zip_json_entries(&bytes, &limits)).await?.map_err(|e| FeedError::Parse(format!("{}: {e}", zip.display())))?
-                } else if base.is_dir() {
-                    read_json_dir(&base)?
-                } else {
-                    report.warnings.push(format!("{}: not in the mirror", base.display()));
-                    continue;
+                let limits = ctx.limits;
+                match blocking(move || read_osv_mirror(&base, &limits)).await?? {
+                    Some(entries) => entries,
+                    None => {
+                        report.warnings.push(format!("{}: not in the mirror", dir.join("osv").join(eco).display()));
+                        continue;
+                    }
                 }
             }
             None => {
@@ -415,30 +412,13 @@ async fn sync_nvd(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
             report.warnings.push(format!("{}: not in the mirror", dir.display()));
             return Ok(());
         }
-        let mut files: Vec<PathBuf> = list_dir(&dir)?
-            .into_iter()
-            .filter(|p| {
-                let n = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-                n.ends_with(".json") || n.ends_with(".json.gz")
-            })
-            .collect();
-        files.sort();
-        for f in files {
+        for f in nvd_mirror_files(&dir)? {
             check_cancel(ctx)?;
-            let bytes = read_file(&f)?;
-            let bytes = if is_gzip(&bytes) {
-                gunzip_capped(&bytes, ctx.limits.max_entry_bytes).map_err(|e| FeedError::Parse(format!("{}: {e}", f.display())))?
-            } else {
-                bytes
-            };
-            // A mirror folder may hold other JSON (indexes, notes); only CVE pages are read.
-            if !contains(&bytes, b"\"vulnerabilities\"") {
-                report.warnings.push(format!("{}: not an NVD CVE API 2.0 document; skipped", f.display()));
+            let Some(advisories) = read_nvd_mirror_file(&f, &ctx.limits, &mut report.warnings)? else {
                 continue;
-            }
-            let page = nvd::parse_page(&bytes).map_err(|e| FeedError::Parse(format!("{}: {e}", f.display())))?;
-            ctx.progress.message(&def.name, &format!("{}: {} records", f.display(), page.advisories.len()));
-            let writes = nvd_writes(page.advisories);
+            };
+            ctx.progress.message(&def.name, &format!("{}: {} records", f.display(), advisories.len()));
+            let writes = nvd_writes(advisories);
             store_advisories(ctx, def, rec, &writes, report)?;
         }
         return Ok(());
@@ -490,6 +470,91 @@ async fn sync_nvd(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
         rec.cursor = Some(window.map_or(now, |(_, to)| to));
     }
     Ok(())
+}
+
+/// An OSV ecosystem folder of a mirror: `all.zip` when present, else loose `*.json`;
+/// `None` when the mirror lacks this ecosystem.
+fn read_osv_mirror(base: &Path, limits: &ArchiveLimits) -> Result<Option<Vec<(String, Vec<u8>)>>, FeedError> {
+    let zip = base.join("all.zip");
+    if zip.is_file() {
+        let bytes = read_file(&zip)?;
+        read_zip_json_entries(&bytes, limits)
+            .map(Some)
+            .map_err(|e| FeedError::Parse(format!("{}: {e}", zip.display())))
+    } else if base.is_dir() {
+        read_json_dir(base).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn nvd_mirror_files(dir: &Path) -> Result<Vec<PathBuf>, FeedError> {
+    let mut files: Vec<PathBuf> = list_dir(dir)?
+        .into_iter()
+        .filter(|p| {
+            let n = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+            n.ends_with(".json") || n.ends_with(".json.gz")
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// One NVD page or yearly feed file of a mirror; `None` (with a warning) for other JSON there.
+fn read_nvd_mirror_file(f: &Path, limits: &ArchiveLimits, warnings: &mut Vec<String>) -> Result<Option<Vec<Advisory>>, FeedError> {
+    let bytes = read_file(f)?;
+    let bytes = if is_gzip(&bytes) {
+        gunzip_capped(&bytes, limits.max_entry_bytes).map_err(|e| FeedError::Parse(format!("{}: {e}", f.display())))?
+    } else {
+        bytes
+    };
+    // A mirror folder may hold other JSON (indexes, notes); only CVE pages are read.
+    if !contains(&bytes, b"\"vulnerabilities\"") {
+        warnings.push(format!("{}: not an NVD CVE API 2.0 document; skipped", f.display()));
+        return Ok(None);
+    }
+    let page = nvd::parse_page(&bytes).map_err(|e| FeedError::Parse(format!("{}: {e}", f.display())))?;
+    Ok(Some(page.advisories))
+}
+
+/// Every advisory of a mirror folder (OSV, RustSec, NVD), read straight from the files, for
+/// `soupwatch scan --mirror` which works without a store. Missing parts are warnings.
+pub fn load_mirror_advisories(dir: &Path) -> Result<(Vec<Advisory>, Vec<String>), FeedError> {
+    if !dir.is_dir() {
+        return Err(FeedError::Mirror(format!("{} is not a folder", dir.display())));
+    }
+    let limits = ArchiveLimits::default();
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let osv_dir = dir.join("osv");
+    if osv_dir.is_dir() {
+        let mut ecos = list_dir(&osv_dir)?;
+        ecos.sort();
+        for eco in ecos.into_iter().filter(|p| p.is_dir()) {
+            if let Some(entries) = read_osv_mirror(&eco, &limits)? {
+                out.extend(parse_osv_entries(entries, &mut warnings).into_iter().map(|w| w.advisory));
+            }
+        }
+    } else {
+        warnings.push(format!("{}: not in the mirror", osv_dir.display()));
+    }
+    let rs = dir.join("rustsec");
+    if rs.is_dir() {
+        out.extend(rustsec_feed::load_database(&rs).map_err(|e| FeedError::Parse(e.to_string()))?);
+    } else {
+        warnings.push(format!("{}: not in the mirror", rs.display()));
+    }
+    let nvd_dir = dir.join("nvd");
+    if nvd_dir.is_dir() {
+        for f in nvd_mirror_files(&nvd_dir)? {
+            if let Some(advs) = read_nvd_mirror_file(&f, &limits, &mut warnings)? {
+                out.extend(advs);
+            }
+        }
+    } else {
+        warnings.push(format!("{}: not in the mirror", nvd_dir.display()));
+    }
+    Ok((out, warnings))
 }
 
 fn nvd_writes(advisories: Vec<Advisory>) -> Vec<AdvisoryWrite> {

@@ -1,5 +1,9 @@
 //! Matching: which components of which releases an advisory affects, and why.
 //! `identity` maps purls to advisory namespaces, `cpe` evaluates NVD configurations.
 
+pub mod alias;
 pub mod cpe;
+pub mod engine;
 pub mod identity;
+pub mod range;
+pub mod scan;

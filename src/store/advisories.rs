@@ -285,7 +285,7 @@ fn link_aliases(tx: &Tx<'_>, ids: &[&str]) -> TxResult<()> {
             old_groups.insert(g);
         }
     }
-    let Some(canonical) = canonical_id(&members) else {
+    let Some(canonical) = crate::matching::alias::canonical_id(&members) else {
         return Ok(());
     };
     if old_groups.len() == 1 && old_groups.contains(&canonical) {
@@ -305,13 +305,3 @@ fn link_aliases(tx: &Tx<'_>, ids: &[&str]) -> TxResult<()> {
     let list: Vec<&String> = members.iter().collect();
     tx.put_json(T::Groups, canonical.as_bytes(), &list)
 }
-
-/// The group's name: its smallest CVE id, else its smallest id (stable across feeds).
-pub(crate) fn canonical_id(members: &BTreeSet<String>) -> Option<String> {
-    members
-        .iter()
-        .find(|m| m.starts_with("CVE-"))
-        .or_else(|| members.iter().next())
-        .cloned()
-}
-
