@@ -62,6 +62,36 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
             }
         }));
     }
+    // One matching worker drains the release and advisory queues: at start-up (work left by a
+    // crash or an offline `feeds sync`), whenever a feed run or an upload changed something, and
+    // every minute as a safety net.
+    let match_wake = runner.changed.clone();
+    {
+        let store = store.clone();
+        let wake = match_wake.clone();
+        let mut cancel = cancel_rx.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let s = store.clone();
+                match tokio::task::spawn_blocking(move || crate::matching::service::Matcher::new(&s).run_pending()).await {
+                    Ok(Ok(run)) if run.releases + run.advisories > 0 => tracing::info!(
+                        releases = run.releases, advisories = run.advisories, new_hits = run.new_hits,
+                        retracted = run.retracted, "matching pass done"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "matching pass failed; will retry"),
+                    Err(e) => tracing::error!(error = %e, "matching worker panicked; will retry"),
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                    _ = cancel.changed() => return,
+                }
+                if *cancel.borrow() {
+                    return;
+                }
+            }
+        }));
+    }
     let state = AppState::new(store.clone(), config.clone(), runner.clone());
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await

@@ -8,7 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod feeds;
-#[path = "ingest_stub.rs"]
 pub mod ingest;
 pub mod matching;
 pub mod model;

@@ -53,6 +53,11 @@ pub fn router(state: AppState) -> Router {
             "/products/{product}/releases/{release}/components",
             get(releases::get_components),
         )
+        .route(
+            "/products/{product}/releases/{release}/findings",
+            get(releases::get_findings),
+        )
+        .route("/vulnerabilities/{id}", get(releases::get_vulnerability))
         .route("/feeds", get(feeds_status))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{name}", delete(tokens::revoke))

@@ -130,6 +130,55 @@ pub async fn get_sbom(
 }
 
 #[derive(Deserialize)]
+pub struct FindingsQuery {
+    /// Also list findings whose every record was retracted (withdrawn or no longer applicable).
+    #[serde(default)]
+    include_retracted: bool,
+}
+
+pub async fn get_findings(
+    State(st): State<AppState>,
+    _c: Caller,
+    Path((product, release)): Path<(String, String)>,
+    query: Result<Query<FindingsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (p, r) = names(&product, Some(&release))?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let store = st.store.clone();
+    let out = blocking(move || {
+        let r = r.ok_or_else(|| ApiError::bad_request("release missing"))?;
+        let rec = store
+            .release(&p, &r)?
+            .ok_or_else(|| ApiError::not_found(format!("no release {p}/{r}")))?;
+        let findings = crate::matching::findings::release_findings(&store, p.as_str(), r.as_str(), q.include_retracted)?;
+        let pending = store.pending_releases()?.iter().any(|(pp, rr)| pp == p.as_str() && rr == r.as_str());
+        Ok(serde_json::json!({
+            "product": p, "release": r, "sha256": rec.sha256,
+            // True until the matcher has processed this release: an empty list is not "clean" yet.
+            "matching_pending": pending,
+            "findings": findings,
+        }))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+pub async fn get_vulnerability(
+    State(st): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = st.store.clone();
+    let out = blocking(move || {
+        let v = crate::matching::findings::vulnerability(&store, id.trim())?
+            .ok_or_else(|| ApiError::not_found(format!("no feed knows the id {id:?}")))?;
+        serde_json::to_value(v).map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
 pub struct UploadQuery {
     #[serde(default)]
     supersede: bool,
@@ -229,6 +278,8 @@ async fn store_upload(
     .await?;
     Ok(match outcome {
         PutOutcome::Created(rec) | PutOutcome::Superseded(rec) => {
+            // Match the new SBOM at once.
+            st.feeds.changed.notify_one();
             tracing::info!(product = %rec.product, release = %rec.release, sha256 = %rec.sha256,
                 components = rec.component_count, revision = rec.revision, "release stored");
             (StatusCode::CREATED, json(&rec)?).into_response()

@@ -232,7 +232,13 @@ pub async fn sync_feed(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin) ->
         name: def.name.clone(),
         ..FeedRecord::default()
     });
+    // A failed run keeps the stored validators and cursor: saving what a half-done run learnt
+    // could make the next run skip data it never stored (a 304 for an archive never read).
+    let before = rec.clone();
     let result = run(ctx, def, origin, &mut rec).await;
+    if result.is_err() {
+        rec = before;
+    }
     rec.last_attempt = Some(started);
     rec.last_duration_ms = Some(clock.elapsed().as_millis().try_into().unwrap_or(u64::MAX));
     match &result {
@@ -359,6 +365,7 @@ async fn sync_osv(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
 }
 
 async fn sync_rustsec(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut FeedRecord, report: &mut SyncReport) -> Result<(), FeedError> {
+    let mut pending_validator = None;
     let (dir, _tmp) = match origin.dir() {
         Some(d) => {
             let dir = d.join("rustsec");
@@ -376,7 +383,7 @@ async fn sync_rustsec(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec
                     return Ok(());
                 }
                 Fetched::Body { bytes, validator } => {
-                    rec.validators.insert(url.clone(), validator);
+                    pending_validator = Some((url.clone(), validator));
                     bytes
                 }
             };
@@ -402,7 +409,11 @@ async fn sync_rustsec(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec
     })
     .await?
     .map_err(|e| FeedError::Parse(e.to_string()))?;
-    store_advisories(ctx, def, rec, &loaded, report)
+    store_advisories(ctx, def, rec, &loaded, report)?;
+    if let Some((url, v)) = pending_validator {
+        rec.validators.insert(url, v);
+    }
+    Ok(())
 }
 
 async fn sync_nvd(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut FeedRecord, report: &mut SyncReport) -> Result<(), FeedError> {

@@ -133,7 +133,7 @@ impl CompiledAdvisory {
     }
 
     /// (vendor, product) of every vulnerable criteria, lower-case literals only.
-    fn cpe_products(&self) -> Vec<(String, String)> {
+    pub fn cpe_products(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for c in &self.configurations {
             for n in &c.nodes {
@@ -152,6 +152,11 @@ impl CompiledAdvisory {
     }
 }
 
+/// The literal (vendor, product) of a component CPE, lower-case: its index key.
+pub fn cpe_vendor_product(w: &Wfn) -> Option<(String, String)> {
+    Some((literal(w.vendor())?, literal(w.product())?))
+}
+
 fn literal(a: &Attr) -> Option<String> {
     match a {
         Attr::Value(v) => v.literal().map(|s| s.to_lowercase()),
@@ -160,7 +165,7 @@ fn literal(a: &Attr) -> Option<String> {
 }
 
 /// Why a component matched one advisory record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     /// OSV / RustSec package match.

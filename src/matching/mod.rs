@@ -4,6 +4,8 @@
 pub mod alias;
 pub mod cpe;
 pub mod engine;
+pub mod findings;
 pub mod identity;
 pub mod range;
 pub mod scan;
+pub mod service;

@@ -22,7 +22,7 @@ struct Ev {
     version: Option<Version>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EvKind {
     // Order matters for ties: at equal versions `introduced` is processed first, so a range
@@ -54,7 +54,7 @@ pub struct CompiledRanges {
 }
 
 /// Why a version was judged affected: the range and the events around it, or the list entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RangeEvidence {
     Range {

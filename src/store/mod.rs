@@ -10,11 +10,13 @@
 
 mod advisories;
 mod audit;
+mod findings;
 mod releases;
 mod tokens;
 
 pub use advisories::{AdvisoryWrite, ChangeCounts, ChangeSet, FeedRecord, FeedValidator};
 pub use audit::{AuditEntry, AuditVerification};
+pub use findings::{HitRecord, HitStatus};
 pub use releases::{NewRelease, PutOutcome, ReleaseRecord, ReleaseSummary, Supersede};
 pub use tokens::{Role, TokenRecord};
 
@@ -95,9 +97,24 @@ pub(crate) enum T {
     /// advisory id -> (): changed advisories not yet matched (written with the change, so a
     /// crash between the feed sync and matching cannot lose a change).
     MatchQueue,
+    /// product \0 release -> (): releases stored but not yet indexed and matched.
+    ReleaseQueue,
+    /// index key -> (): package identity / CPE product -> component instances of releases.
+    /// Keys are built by the matching service: `p \0 eco \0 name \0 product \0 release \0 idx`
+    /// and `c \0 vendor \0 cpe-product \0 product \0 release \0 idx`.
+    CompIndex,
+    /// product \0 release -> the CompIndex keys written for it (to remove them on supersede).
+    ReleaseKeys,
+    /// `p \0 eco \0 name \0 advisory \0 source` / `c \0 vendor \0 product \0 advisory \0 source`:
+    /// which advisories name which package or CPE product.
+    AdvIndex,
+    /// product \0 release \0 component \0 advisory \0 source -> HitRecord (never deleted).
+    Hits,
+    /// advisory \0 source \0 product \0 release \0 component -> (): hits by advisory.
+    HitsByAdvisory,
 }
 
-const TREE_NAMES: [&str; 17] = [
+const TREE_NAMES: [&str; 23] = [
     "meta",
     "tokens",
     "token_hashes",
@@ -115,6 +132,12 @@ const TREE_NAMES: [&str; 17] = [
     "groups",
     "feed_ids",
     "match_queue",
+    "release_queue",
+    "comp_index",
+    "release_keys",
+    "adv_index",
+    "hits",
+    "hits_by_advisory",
 ];
 
 const SCHEMA_VERSION: &str = "1";
@@ -284,6 +307,6 @@ fn decode<V: DeserializeOwned>(t: T, key: &[u8], bytes: &[u8]) -> Result<V> {
 }
 
 /// Joins key parts with NUL, which no validated name can contain.
-pub(crate) fn key(parts: &[&str]) -> Vec<u8> {
+pub fn key(parts: &[&str]) -> Vec<u8> {
     parts.join("\0").into_bytes()
 }

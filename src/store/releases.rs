@@ -108,6 +108,8 @@ impl Store {
                 tx.put_raw(T::Components, r.sha256.as_bytes(), &components)?;
             }
             tx.put_json(T::Releases, &rkey, &record)?;
+            // Matching picks it up from here, even after a crash right after this commit.
+            tx.put_raw(T::ReleaseQueue, &rkey, b"")?;
             super::audit::append(
                 tx,
                 &record.uploaded_by,
