@@ -1,0 +1,1 @@
+//! Tests of the shipped rules file and the regulatory worked examples.
