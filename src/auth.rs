@@ -46,7 +46,12 @@ pub enum TokenError {
 }
 
 /// Creates a token and returns the secret, which is shown once and never stored.
-pub fn create_token(store: &Store, name: &str, role: Role, created_by: &str) -> Result<String, TokenError> {
+pub fn create_token(
+    store: &Store,
+    name: &str,
+    role: Role,
+    created_by: &str,
+) -> Result<String, TokenError> {
     let ok = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
     if name.is_empty() || name.len() > 64 || !name.chars().all(ok) {
         return Err(TokenError::BadName(name.to_string()));
@@ -101,7 +106,10 @@ mod tests {
         assert_eq!(found.role, Role::Uploader);
         assert_ne!(found.secret_sha256, secret);
         assert!(authenticate(&store, "swt_nope").unwrap().is_none());
-        assert!(create_token(&store, "ci", Role::Admin, "cli").is_err(), "names are unique");
+        assert!(
+            create_token(&store, "ci", Role::Admin, "cli").is_err(),
+            "names are unique"
+        );
         assert!(create_token(&store, "bad name", Role::Admin, "cli").is_err());
         store.revoke_token("ci", "cli").unwrap();
         assert!(authenticate(&store, &secret).unwrap().is_none());

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "soupwatch", version, about = "Post-market vigilance for the third-party software in released medical devices")]
+#[command(
+    name = "soupwatch",
+    version,
+    about = "Post-market vigilance for the third-party software in released medical devices"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -173,7 +177,11 @@ enum SbomCmd {
     /// Upload an SBOM for a released version to a running soupwatch.
     Upload {
         /// Base URL of the daemon.
-        #[arg(long, env = "SOUPWATCH_SERVER", default_value = "http://127.0.0.1:8080")]
+        #[arg(
+            long,
+            env = "SOUPWATCH_SERVER",
+            default_value = "http://127.0.0.1:8080"
+        )]
         server: String,
         /// API token (role uploader or admin).
         #[arg(long, env = "SOUPWATCH_TOKEN", hide_env_values = true)]
@@ -245,7 +253,9 @@ fn init_logging(c: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&c.log.filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match c.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -269,7 +279,11 @@ fn print_json(v: &impl serde::Serialize) -> Result<(), CliError> {
 
 fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Serve { common, listen, mirror } => {
+        Command::Serve {
+            common,
+            listen,
+            mirror,
+        } => {
             let mut c = common.load()?;
             if let Some(l) = listen {
                 c.server.listen = l;
@@ -285,8 +299,17 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Token(t) => token(t),
         Command::Feeds(f) => feeds(f),
-        Command::Scan { data, mirror, format, strict, files } => scan(data, mirror, format, strict, &files),
-        Command::Versions(VersionsCmd::Compare { ecosystem, versions }) => versions_compare(&ecosystem, &versions),
+        Command::Scan {
+            data,
+            mirror,
+            format,
+            strict,
+            files,
+        } => scan(data, mirror, format, strict, &files),
+        Command::Versions(VersionsCmd::Compare {
+            ecosystem,
+            versions,
+        }) => versions_compare(&ecosystem, &versions),
         Command::Sbom(SbomCmd::Inspect { lenient, file }) => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| CliError::input(format!("cannot read {}: {e}", file.display())))?;
@@ -311,7 +334,9 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             url.path_segments_mut()
                 .map_err(|_| CliError::input(format!("invalid --server {server:?}")))?
                 .pop_if_empty()
-                .extend(["api", "v1", "products", &product, "releases", &release, "sbom"]);
+                .extend([
+                    "api", "v1", "products", &product, "releases", &release, "sbom",
+                ]);
             if let Some(reason) = &supersede_reason {
                 url.query_pairs_mut()
                     .append_pair("supersede", "true")
@@ -319,7 +344,10 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             }
             let rt = runtime()?;
             let (status, body) = rt.block_on(async {
-                let mut req = reqwest::Client::new().put(url).bearer_auth(&token).body(bytes);
+                let mut req = reqwest::Client::new()
+                    .put(url)
+                    .bearer_auth(&token)
+                    .body(bytes);
                 if let Some(ct) = &content_type {
                     req = req.header(reqwest::header::CONTENT_TYPE, ct);
                 }
@@ -337,9 +365,15 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             } else {
                 let msg = serde_json::from_str::<serde_json::Value>(&body)
                     .ok()
-                    .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+                    .and_then(|v| {
+                        v.get("message")
+                            .and_then(|m| m.as_str())
+                            .map(str::to_string)
+                    })
                     .unwrap_or(body);
-                Err(CliError::failed(format!("server refused the upload ({status}): {msg}")))
+                Err(CliError::failed(format!(
+                    "server refused the upload ({status}): {msg}"
+                )))
             }
         }
         Command::Audit(AuditCmd::Verify { common }) => {
@@ -350,7 +384,9 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
                     println!("audit trail intact: {} entries", v.entries);
                     Ok(0)
                 }
-                Some((seq, why)) => Err(CliError::failed(format!("audit trail broken at entry {seq}: {why}"))),
+                Some((seq, why)) => Err(CliError::failed(format!(
+                    "audit trail broken at entry {seq}: {why}"
+                ))),
             }
         }
     }
@@ -360,14 +396,21 @@ fn token(t: TokenCmd) -> Result<u8, CliError> {
     match t {
         TokenCmd::Create { common, name, role } => {
             let store = common.open_store()?;
-            let secret = crate::auth::create_token(&store, &name, role, "cli").map_err(CliError::input)?;
+            let secret =
+                crate::auth::create_token(&store, &name, role, "cli").map_err(CliError::input)?;
             println!("{secret}");
             eprintln!("token {name:?} ({role}) created; the secret above is shown only once");
         }
         TokenCmd::List { common } => {
             let store = common.open_store()?;
             for t in store.list_tokens().map_err(CliError::input)? {
-                println!("{}\t{}\t{}\t{}", t.name, t.role, t.created_at.to_rfc3339(), t.created_by);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    t.name,
+                    t.role,
+                    t.created_at.to_rfc3339(),
+                    t.created_by
+                );
             }
         }
         TokenCmd::Revoke { common, name } => {
@@ -390,7 +433,9 @@ impl crate::feeds::Progress for BarProgress {
 }
 
 fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
-    use crate::feeds::{load_definitions, schedule::FeedRunner, status, LogProgress, Origin, Progress};
+    use crate::feeds::{
+        load_definitions, schedule::FeedRunner, status, LogProgress, Origin, Progress,
+    };
     use std::io::IsTerminal;
     match f {
         FeedsCmd::Status { common, format } => {
@@ -401,9 +446,15 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
             if format == TableOrJson::Json {
                 print_json(&st)?;
             } else {
-                println!("{:<10} {:<8} {:>9} {:<25} {:<25} {:<6} ERROR", "FEED", "KIND", "RECORDS", "LAST SUCCESS", "NEWEST RECORD", "STALE");
+                println!(
+                    "{:<10} {:<8} {:>9} {:<25} {:<25} {:<6} ERROR",
+                    "FEED", "KIND", "RECORDS", "LAST SUCCESS", "NEWEST RECORD", "STALE"
+                );
                 for f in &st {
-                    let t = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "never".into());
+                    let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
+                        d.map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                            .unwrap_or_else(|| "never".into())
+                    };
                     println!(
                         "{:<10} {:<8} {:>9} {:<25} {:<25} {:<6} {}",
                         f.name,
@@ -418,30 +469,49 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
             }
             Ok(0)
         }
-        FeedsCmd::Sync { common, feed, mirror, format } => {
+        FeedsCmd::Sync {
+            common,
+            feed,
+            mirror,
+            format,
+        } => {
             let c = common.load()?;
             init_logging(&c);
             let defs = load_definitions(&c.feeds.definitions).map_err(CliError::input)?;
             let selected: Vec<_> = match &feed {
                 Some(name) => {
-                    let d = defs.iter().find(|d| &d.name == name).cloned().ok_or_else(|| {
-                        CliError::input(format!(
-                            "no feed named {name:?}; known: {}",
-                            defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
-                        ))
-                    })?;
+                    let d = defs
+                        .iter()
+                        .find(|d| &d.name == name)
+                        .cloned()
+                        .ok_or_else(|| {
+                            CliError::input(format!(
+                                "no feed named {name:?}; known: {}",
+                                defs.iter()
+                                    .map(|d| d.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        })?;
                     vec![d]
                 }
                 None => defs.iter().filter(|d| d.enabled).cloned().collect(),
             };
             let origin = match mirror.or(c.feeds.mirror.clone()) {
-                Some(m) if !m.is_dir() => return Err(CliError::input(format!("mirror folder {} does not exist", m.display()))),
+                Some(m) if !m.is_dir() => {
+                    return Err(CliError::input(format!(
+                        "mirror folder {} does not exist",
+                        m.display()
+                    )))
+                }
                 Some(m) => Origin::Mirror(m),
                 None => Origin::Network,
             };
             let rt = runtime()?;
-            let store = std::sync::Arc::new(Store::open(&c.store.data_dir).map_err(CliError::input)?);
-            let fetcher = crate::feeds::fetch::Fetcher::new(c.feeds.fetch_options()).map_err(CliError::input)?;
+            let store =
+                std::sync::Arc::new(Store::open(&c.store.data_dir).map_err(CliError::input)?);
+            let fetcher = crate::feeds::fetch::Fetcher::new(c.feeds.fetch_options())
+                .map_err(CliError::input)?;
             let runner = FeedRunner::new(store, defs, origin, fetcher, c.feeds.nvd_key());
             let bar = std::io::stderr().is_terminal().then(|| {
                 let b = indicatif::ProgressBar::new_spinner();
@@ -457,7 +527,9 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
             let mut reports = Vec::new();
             for def in &selected {
                 match rt.block_on(runner.run_one(def, None, progress, cancel.clone())) {
-                    Ok(r) if format == TableOrJson::Json => reports.push(serde_json::json!({"feed": r.feed, "ok": true, "report": r})),
+                    Ok(r) if format == TableOrJson::Json => {
+                        reports.push(serde_json::json!({"feed": r.feed, "ok": true, "report": r}))
+                    }
                     Ok(r) => {
                         if let Some(b) = &bar {
                             b.0.suspend(|| ());
@@ -470,8 +542,16 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
                             r.changes.new.len() + r.kev_new.len(),
                             r.changes.changed.len() + r.epss_changed,
                             r.changes.withdrawn.len(),
-                            if r.not_modified { "; not modified upstream" } else { "" },
-                            if r.warnings.is_empty() { String::new() } else { format!("; {} warnings", r.warnings.len()) }
+                            if r.not_modified {
+                                "; not modified upstream"
+                            } else {
+                                ""
+                            },
+                            if r.warnings.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; {} warnings", r.warnings.len())
+                            }
                         );
                     }
                     Err(e) => {
@@ -493,25 +573,36 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
             if failed.is_empty() {
                 Ok(0)
             } else {
-                Err(CliError::failed(format!("feed(s) failed: {}", failed.join(", "))))
+                Err(CliError::failed(format!(
+                    "feed(s) failed: {}",
+                    failed.join(", ")
+                )))
             }
         }
     }
 }
 
-fn scan(data: Option<PathBuf>, mirror: Option<PathBuf>, format: ScanFormat, strict: bool, files: &[PathBuf]) -> Result<u8, CliError> {
+fn scan(
+    data: Option<PathBuf>,
+    mirror: Option<PathBuf>,
+    format: ScanFormat,
+    strict: bool,
+    files: &[PathBuf],
+) -> Result<u8, CliError> {
     use crate::matching::scan::{render_sarif, render_table, ScanContext, ScanReport};
     // Parse every SBOM first: a bad file is an input error before any slow advisory loading.
     let mut parsed = Vec::new();
     for f in files {
-        let bytes = std::fs::read(f).map_err(|e| CliError::input(format!("cannot read {}: {e}", f.display())))?;
+        let bytes = std::fs::read(f)
+            .map_err(|e| CliError::input(format!("cannot read {}: {e}", f.display())))?;
         let sbom = ingest::parse(&bytes, None, &IngestOptions { strict })
             .map_err(|e| CliError::input(format!("{}: {e}", f.display())))?;
         parsed.push((f.display().to_string(), sbom));
     }
     let advisories = match mirror {
         Some(m) => {
-            let (advs, warnings) = crate::feeds::load_mirror_advisories(&m).map_err(CliError::input)?;
+            let (advs, warnings) =
+                crate::feeds::load_mirror_advisories(&m).map_err(CliError::input)?;
             for w in warnings {
                 eprintln!("soupwatch: warning: {w}");
             }
@@ -520,17 +611,27 @@ fn scan(data: Option<PathBuf>, mirror: Option<PathBuf>, format: ScanFormat, stri
         None => {
             let dir = data.unwrap_or_else(|| PathBuf::from("./data"));
             if !dir.join("db").exists() {
-                return Err(CliError::input(format!("{} holds no soupwatch data; sync feeds first or use --mirror", dir.display())));
+                return Err(CliError::input(format!(
+                    "{} holds no soupwatch data; sync feeds first or use --mirror",
+                    dir.display()
+                )));
             }
-            Store::open(&dir).and_then(|s| s.all_advisories()).map_err(CliError::input)?
+            Store::open(&dir)
+                .and_then(|s| s.all_advisories())
+                .map_err(CliError::input)?
         }
     };
     if advisories.is_empty() {
-        return Err(CliError::input("no advisories loaded: a scan against nothing would look clean"));
+        return Err(CliError::input(
+            "no advisories loaded: a scan against nothing would look clean",
+        ));
     }
     let ctx = ScanContext::new(&advisories);
     let report = ScanReport {
-        results: parsed.iter().map(|(name, sbom)| ctx.scan(name, &sbom.components)).collect(),
+        results: parsed
+            .iter()
+            .map(|(name, sbom)| ctx.scan(name, &sbom.components))
+            .collect(),
     };
     match format {
         ScanFormat::Json => print_json(&report)?,
@@ -555,15 +656,20 @@ fn versions_compare(ecosystem: &str, versions: &[String]) -> Result<u8, CliError
         return Ok(0);
     }
     let [a, b] = versions else {
-        return Err(CliError::input("give two versions A B, or - to read pairs from stdin"));
+        return Err(CliError::input(
+            "give two versions A B, or - to read pairs from stdin",
+        ));
     };
     match crate::versions::compare(ecosystem, a, b) {
         Ok(o) => {
-            println!("{}", match o {
-                std::cmp::Ordering::Less => "<",
-                std::cmp::Ordering::Equal => "=",
-                std::cmp::Ordering::Greater => ">",
-            });
+            println!(
+                "{}",
+                match o {
+                    std::cmp::Ordering::Less => "<",
+                    std::cmp::Ordering::Equal => "=",
+                    std::cmp::Ordering::Greater => ">",
+                }
+            );
             Ok(0)
         }
         Err(e) => Err(CliError::input(e)),

@@ -33,9 +33,11 @@ impl From<crate::feeds::fetch::FetchError> for DaemonError {
 
 pub async fn serve(config: Config) -> Result<(), DaemonError> {
     let data_dir = config.store.data_dir.clone();
-    let store = Arc::new(tokio::task::spawn_blocking(move || Store::open(&data_dir)).await.map_err(
-        |e| crate::store::StoreError::Engine(e.to_string()),
-    )??);
+    let store = Arc::new(
+        tokio::task::spawn_blocking(move || Store::open(&data_dir))
+            .await
+            .map_err(|e| crate::store::StoreError::Engine(e.to_string()))??,
+    );
     let config = Arc::new(config);
     let defs = load_definitions(&config.feeds.definitions)?;
     let origin = match &config.feeds.mirror {
@@ -43,7 +45,13 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         None => Origin::Network,
     };
     let fetcher = Fetcher::new(config.feeds.fetch_options())?;
-    let runner = Arc::new(FeedRunner::new(store.clone(), defs, origin, fetcher, config.feeds.nvd_key()));
+    let runner = Arc::new(FeedRunner::new(
+        store.clone(),
+        defs,
+        origin,
+        fetcher,
+        config.feeds.nvd_key(),
+    ));
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     {
@@ -73,10 +81,18 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         workers.push(tokio::spawn(async move {
             loop {
                 let s = store.clone();
-                match tokio::task::spawn_blocking(move || crate::matching::service::Matcher::new(&s).run_pending()).await {
+                match tokio::task::spawn_blocking(move || {
+                    crate::matching::service::Matcher::new(&s).run_pending()
+                })
+                .await
+                {
                     Ok(Ok(run)) if run.releases + run.advisories > 0 => tracing::info!(
-                        releases = run.releases, advisories = run.advisories, new_hits = run.new_hits,
-                        retracted = run.retracted, "matching pass done"),
+                        releases = run.releases,
+                        advisories = run.advisories,
+                        new_hits = run.new_hits,
+                        retracted = run.retracted,
+                        "matching pass done"
+                    ),
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::error!(error = %e, "matching pass failed; will retry"),
                     Err(e) => tracing::error!(error = %e, "matching worker panicked; will retry"),
@@ -109,7 +125,10 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     let _ = cancel_tx.send(true);
     for w in workers {
         // A feed run finishes its current transaction; an in-flight download is dropped.
-        if tokio::time::timeout(std::time::Duration::from_secs(20), w).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(20), w)
+            .await
+            .is_err()
+        {
             tracing::warn!("a background task did not stop in time");
         }
     }

@@ -27,7 +27,11 @@ pub enum UploadError {
 }
 
 /// Parses, validates and stores one SBOM. A refused document stores nothing.
-pub fn ingest_release(store: &Store, opts: &IngestOptions, up: &Upload<'_>) -> Result<PutOutcome, UploadError> {
+pub fn ingest_release(
+    store: &Store,
+    opts: &IngestOptions,
+    up: &Upload<'_>,
+) -> Result<PutOutcome, UploadError> {
     let sha256 = hex::encode(Sha256::digest(up.bytes));
     // Identical bytes already stored for this release: answer without re-parsing.
     if let Some(existing) = store.release(&up.product, &up.release)? {

@@ -22,7 +22,10 @@ impl Caller {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("token {:?} has role {}, which may not do this ({perm:?})", self.name, self.role),
+                format!(
+                    "token {:?} has role {}, which may not do this ({perm:?})",
+                    self.name, self.role
+                ),
             ))
         }
     }

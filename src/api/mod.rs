@@ -44,7 +44,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/products", get(releases::list_products))
         .route("/products/{product}/releases", get(releases::list_releases))
-        .route("/products/{product}/releases/{release}", get(releases::get_release))
+        .route(
+            "/products/{product}/releases/{release}",
+            get(releases::get_release),
+        )
         .route(
             "/products/{product}/releases/{release}/sbom",
             put(releases::upload_sbom).get(releases::get_sbom),
@@ -71,13 +74,27 @@ pub fn router(state: AppState) -> Router {
 
 /// Liveness plus the things an operator must see at a glance: stale or failing feeds make the
 /// daemon `degraded` (HTTP 200 still, so a restart loop is not triggered by upstream outages).
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let st = state.clone();
     blocking(move || {
         let feeds = crate::feeds::status(&st.store, &st.feeds.defs, chrono::Utc::now())?;
-        let stale: Vec<&str> = feeds.iter().filter(|f| f.stale).map(|f| f.name.as_str()).collect();
-        let failing: Vec<&str> = feeds.iter().filter(|f| f.last_error.is_some()).map(|f| f.name.as_str()).collect();
-        let status = if stale.is_empty() && failing.is_empty() { "ok" } else { "degraded" };
+        let stale: Vec<&str> = feeds
+            .iter()
+            .filter(|f| f.stale)
+            .map(|f| f.name.as_str())
+            .collect();
+        let failing: Vec<&str> = feeds
+            .iter()
+            .filter(|f| f.last_error.is_some())
+            .map(|f| f.name.as_str())
+            .collect();
+        let status = if stale.is_empty() && failing.is_empty() {
+            "ok"
+        } else {
+            "degraded"
+        };
         Ok(Json(serde_json::json!({
             "status": status,
             "feeds": {"stale": stale, "failing": failing},
@@ -89,10 +106,15 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     .await
 }
 
-async fn feeds_status(axum::extract::State(state): axum::extract::State<AppState>, _c: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+async fn feeds_status(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _c: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
         let feeds = crate::feeds::status(&state.store, &state.feeds.defs, chrono::Utc::now())?;
-        serde_json::to_value(feeds).map(Json).map_err(|e| ApiError::internal(e.to_string()))
+        serde_json::to_value(feeds)
+            .map(Json)
+            .map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
 }

@@ -13,7 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-fn names(product: &str, release: Option<&str>) -> Result<(ProductName, Option<ReleaseName>), ApiError> {
+fn names(
+    product: &str,
+    release: Option<&str>,
+) -> Result<(ProductName, Option<ReleaseName>), ApiError> {
     let p = ProductName::parse(product).map_err(|e| ApiError::bad_request(e.0))?;
     let r = release
         .map(ReleaseName::parse)
@@ -28,7 +31,10 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Json<serde_json::Value>, ApiError>
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-pub async fn list_products(State(st): State<AppState>, _c: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_products(
+    State(st): State<AppState>,
+    _c: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let store = st.store.clone();
     let products = blocking(move || {
         let mut out = Vec::new();
@@ -113,9 +119,9 @@ pub async fn get_sbom(
         let rec = store
             .release(&p, &r)?
             .ok_or_else(|| ApiError::not_found(format!("no release {p}/{r}")))?;
-        let bytes = store
-            .sbom_bytes(&rec.sha256)?
-            .ok_or_else(|| ApiError::internal(format!("SBOM bytes {} missing from the store", rec.sha256)))?;
+        let bytes = store.sbom_bytes(&rec.sha256)?.ok_or_else(|| {
+            ApiError::internal(format!("SBOM bytes {} missing from the store", rec.sha256))
+        })?;
         Ok((rec.format.content_type(), rec.sha256, bytes))
     })
     .await?;
@@ -150,8 +156,16 @@ pub async fn get_findings(
         let rec = store
             .release(&p, &r)?
             .ok_or_else(|| ApiError::not_found(format!("no release {p}/{r}")))?;
-        let findings = crate::matching::findings::release_findings(&store, p.as_str(), r.as_str(), q.include_retracted)?;
-        let pending = store.pending_releases()?.iter().any(|(pp, rr)| pp == p.as_str() && rr == r.as_str());
+        let findings = crate::matching::findings::release_findings(
+            &store,
+            p.as_str(),
+            r.as_str(),
+            q.include_retracted,
+        )?;
+        let pending = store
+            .pending_releases()?
+            .iter()
+            .any(|(pp, rr)| pp == p.as_str() && rr == r.as_str());
         Ok(serde_json::json!({
             "product": p, "release": r, "sha256": rec.sha256,
             // True until the matcher has processed this release: an empty list is not "clean" yet.
@@ -225,7 +239,11 @@ fn check_upload(
         caller.require(Permission::Admin)?;
         match q.reason.as_deref().map(str::trim) {
             Some(reason) if !reason.is_empty() => Some(reason.to_string()),
-            _ => return Err(ApiError::bad_request("supersede=true needs a non-empty reason=TEXT")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "supersede=true needs a non-empty reason=TEXT",
+                ))
+            }
         }
     } else {
         None
@@ -321,7 +339,8 @@ async fn read_capped(headers: &HeaderMap, body: Body, max: usize) -> Result<Byte
     let mut body = body.into_data_stream();
     let mut buf = Vec::new();
     while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
         if buf.len() + chunk.len() > max {
             drain(Body::from_stream(body), max).await;
             return Err(too_large());
@@ -329,7 +348,9 @@ async fn read_capped(headers: &HeaderMap, body: Body, max: usize) -> Result<Byte
         buf.extend_from_slice(&chunk);
     }
     if buf.is_empty() {
-        return Err(ApiError::bad_request("empty body: send the SBOM document as the request body"));
+        return Err(ApiError::bad_request(
+            "empty body: send the SBOM document as the request body",
+        ));
     }
     Ok(Bytes::from(buf))
 }

@@ -39,11 +39,16 @@ pub async fn create(
     ))
 }
 
-pub async fn list(State(st): State<AppState>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(Permission::Admin)?;
     let store = st.store.clone();
     let tokens = blocking(move || Ok(store.list_tokens()?)).await?;
-    Ok(Json(serde_json::to_value(tokens).map_err(|e| ApiError::internal(e.to_string()))?))
+    Ok(Json(
+        serde_json::to_value(tokens).map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
 }
 
 pub async fn revoke(

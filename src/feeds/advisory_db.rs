@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 
 /// Extracts `crates/**.md`, `rust/**.md` and the top-level files the crate reads; returns the
 /// database root (the archive's single top folder, e.g. `advisory-db-main`).
-pub fn extract_advisory_db(bytes: &[u8], target: &Path, limits: &ArchiveLimits) -> Result<PathBuf, ArchiveError> {
+pub fn extract_advisory_db(
+    bytes: &[u8],
+    target: &Path,
+    limits: &ArchiveLimits,
+) -> Result<PathBuf, ArchiveError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))?;
     if archive.len() > limits.max_entries {
         return Err(ArchiveError::LimitExceeded {
@@ -39,12 +43,16 @@ pub fn extract_advisory_db(bytes: &[u8], target: &Path, limits: &ArchiveLimits) 
             root = top.clone();
         }
         let inner: PathBuf = parts.collect();
-        let wanted = inner.starts_with("crates") || inner.starts_with("rust") || inner.as_os_str() == "support.toml";
+        let wanted = inner.starts_with("crates")
+            || inner.starts_with("rust")
+            || inner.as_os_str() == "support.toml";
         if file.is_dir() || !wanted || !(raw_name.ends_with(".md") || raw_name.ends_with(".toml")) {
             continue;
         }
         let mut data = Vec::new();
-        let cap = limits.max_entry_bytes.min(limits.max_total_bytes.saturating_sub(total));
+        let cap = limits
+            .max_entry_bytes
+            .min(limits.max_total_bytes.saturating_sub(total));
         let n = (&mut file)
             .take(cap.saturating_add(1))
             .read_to_end(&mut data)
@@ -67,7 +75,10 @@ pub fn extract_advisory_db(bytes: &[u8], target: &Path, limits: &ArchiveLimits) 
                 source,
             })?;
         }
-        std::fs::write(&dest, &data).map_err(|source| ArchiveError::Entry { name: raw_name, source })?;
+        std::fs::write(&dest, &data).map_err(|source| ArchiveError::Entry {
+            name: raw_name,
+            source,
+        })?;
     }
     Ok(target.join(root.unwrap_or_default()))
 }

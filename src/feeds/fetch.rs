@@ -4,7 +4,9 @@
 
 use crate::store::FeedValidator;
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+};
 use reqwest::StatusCode;
 use std::time::Duration;
 
@@ -89,7 +91,11 @@ impl Fetcher {
     }
 
     /// A conditional GET of a document feed.
-    pub async fn get(&self, url: &str, prev: Option<&FeedValidator>) -> Result<Fetched, FetchError> {
+    pub async fn get(
+        &self,
+        url: &str,
+        prev: Option<&FeedValidator>,
+    ) -> Result<Fetched, FetchError> {
         let mut headers = HeaderMap::new();
         if let Some(v) = prev {
             if let Some(etag) = v.etag.as_deref().and_then(|e| e.parse().ok()) {
@@ -118,7 +124,11 @@ impl Fetcher {
     }
 
     /// A GET of an API page (NVD): 403 and 503 are rate limiting there, so they back off too.
-    pub async fn get_api(&self, url: &str, auth: Option<(&str, &str)>) -> Result<Vec<u8>, FetchError> {
+    pub async fn get_api(
+        &self,
+        url: &str,
+        auth: Option<(&str, &str)>,
+    ) -> Result<Vec<u8>, FetchError> {
         let mut headers = HeaderMap::new();
         if let Some((name, value)) = auth {
             if let (Ok(n), Ok(v)) = (
@@ -132,7 +142,12 @@ impl Fetcher {
         self.body(url, resp).await
     }
 
-    async fn send(&self, url: &str, headers: HeaderMap, forbidden_is_throttle: bool) -> Result<reqwest::Response, FetchError> {
+    async fn send(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        forbidden_is_throttle: bool,
+    ) -> Result<reqwest::Response, FetchError> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -148,18 +163,20 @@ impl Fetcher {
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Retry { wait, why } => {
                     if attempt > self.opts.retries {
-                        return Err(match why.strip_prefix("HTTP ").and_then(|s| s.parse().ok()) {
-                            Some(status) => FetchError::Status {
-                                url: url.to_string(),
-                                status,
-                                attempts: attempt,
+                        return Err(
+                            match why.strip_prefix("HTTP ").and_then(|s| s.parse().ok()) {
+                                Some(status) => FetchError::Status {
+                                    url: url.to_string(),
+                                    status,
+                                    attempts: attempt,
+                                },
+                                None => FetchError::Transport {
+                                    url: url.to_string(),
+                                    message: why,
+                                    attempts: attempt,
+                                },
                             },
-                            None => FetchError::Transport {
-                                url: url.to_string(),
-                                message: why,
-                                attempts: attempt,
-                            },
-                        });
+                        );
                     }
                     let delay = wait
                         .map(|w| w.min(self.opts.max_retry_after))
@@ -199,7 +216,12 @@ impl Fetcher {
     }
 }
 
-fn classify(url: &str, resp: reqwest::Response, attempt: u32, forbidden_is_throttle: bool) -> Attempt {
+fn classify(
+    url: &str,
+    resp: reqwest::Response,
+    attempt: u32,
+    forbidden_is_throttle: bool,
+) -> Attempt {
     let status = resp.status();
     if status.is_success() || status == StatusCode::NOT_MODIFIED {
         return Attempt::Done(resp);
@@ -210,7 +232,8 @@ fn classify(url: &str, resp: reqwest::Response, attempt: u32, forbidden_is_throt
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let throttled = status == StatusCode::TOO_MANY_REQUESTS || (forbidden_is_throttle && status == StatusCode::FORBIDDEN);
+    let throttled = status == StatusCode::TOO_MANY_REQUESTS
+        || (forbidden_is_throttle && status == StatusCode::FORBIDDEN);
     if throttled || status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
         Attempt::Retry {
             wait: retry_after,

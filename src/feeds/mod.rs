@@ -172,7 +172,10 @@ impl Origin {
         match self {
             Origin::Network => def.url.clone().unwrap_or_default(),
             Origin::Mirror(p) => format!("mirror {}", p.join(def.kind.mirror_dir()).display()),
-            Origin::Snapshot(p) => format!("bundled snapshot {}", p.join(def.kind.mirror_dir()).display()),
+            Origin::Snapshot(p) => format!(
+                "bundled snapshot {}",
+                p.join(def.kind.mirror_dir()).display()
+            ),
         }
     }
     fn dir(&self) -> Option<&Path> {
@@ -225,7 +228,11 @@ pub struct SyncContext<'a> {
 }
 
 /// Runs one feed once and records the outcome (success or error) in the store.
-pub async fn sync_feed(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin) -> Result<SyncReport, FeedError> {
+pub async fn sync_feed(
+    ctx: &SyncContext<'_>,
+    def: &FeedDef,
+    origin: &Origin,
+) -> Result<SyncReport, FeedError> {
     let started = Utc::now();
     let clock = std::time::Instant::now();
     let mut rec = ctx.store.feed(&def.name)?.unwrap_or_else(|| FeedRecord {
@@ -264,7 +271,12 @@ pub async fn sync_feed(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin) ->
     result
 }
 
-async fn run(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut FeedRecord) -> Result<SyncReport, FeedError> {
+async fn run(
+    ctx: &SyncContext<'_>,
+    def: &FeedDef,
+    origin: &Origin,
+    rec: &mut FeedRecord,
+) -> Result<SyncReport, FeedError> {
     let mut report = SyncReport {
         feed: def.name.clone(),
         origin: origin.describe(def),
@@ -284,7 +296,9 @@ async fn run(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut Fe
 }
 
 /// Blocking work (parsing, store writes) off the async workers.
-async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R, FeedError> {
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, FeedError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| FeedError::Parse(format!("worker failed: {e}")))
@@ -296,7 +310,13 @@ fn newest(rec: &mut FeedRecord, advisories: &[AdvisoryWrite]) {
     }
 }
 
-fn store_advisories(ctx: &SyncContext<'_>, def: &FeedDef, rec: &mut FeedRecord, writes: &[AdvisoryWrite], report: &mut SyncReport) -> Result<(), FeedError> {
+fn store_advisories(
+    ctx: &SyncContext<'_>,
+    def: &FeedDef,
+    rec: &mut FeedRecord,
+    writes: &[AdvisoryWrite],
+    report: &mut SyncReport,
+) -> Result<(), FeedError> {
     report.records_read += writes.len();
     newest(rec, writes);
     let cs = ctx.store.upsert_advisories(&def.name, writes)?;
@@ -305,18 +325,30 @@ fn store_advisories(ctx: &SyncContext<'_>, def: &FeedDef, rec: &mut FeedRecord, 
 }
 
 /// Parses OSV JSON entries; unparsable records are reported, not fatal.
-fn parse_osv_entries(entries: Vec<(String, Vec<u8>)>, warnings: &mut Vec<String>) -> Vec<AdvisoryWrite> {
+fn parse_osv_entries(
+    entries: Vec<(String, Vec<u8>)>,
+    warnings: &mut Vec<String>,
+) -> Vec<AdvisoryWrite> {
     let mut out = Vec::with_capacity(entries.len());
     for (name, bytes) in entries {
         match osv::parse_record(&bytes) {
-            Ok(advisory) => out.push(AdvisoryWrite { advisory, raw: bytes }),
+            Ok(advisory) => out.push(AdvisoryWrite {
+                advisory,
+                raw: bytes,
+            }),
             Err(e) => warnings.push(format!("{name}: {e}")),
         }
     }
     out
 }
 
-async fn sync_osv(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut FeedRecord, report: &mut SyncReport) -> Result<(), FeedError> {
+async fn sync_osv(
+    ctx: &SyncContext<'_>,
+    def: &FeedDef,
+    origin: &Origin,
+    rec: &mut FeedRecord,
+    report: &mut SyncReport,
+) -> Result<(), FeedError> {
     for eco in &def.ecosystems {
         check_cancel(ctx)?;
         ctx.progress.message(&def.name, &format!("{eco}: reading"));
@@ -327,7 +359,10 @@ async fn sync_osv(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
                 match blocking(move || read_osv_mirror(&base, &limits)).await?? {
                     Some(entries) => entries,
                     None => {
-                        report.warnings.push(format!("{}: not in the mirror", dir.join("osv").join(eco).display()));
+                        report.warnings.push(format!(
+                            "{}: not in the mirror",
+                            dir.join("osv").join(eco).display()
+                        ));
                         continue;
                     }
                 }
@@ -337,13 +372,16 @@ async fn sync_osv(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
                 let url = format!("{base}/{}/all.zip", percent_segment(eco));
                 match ctx.fetcher.get(&url, rec.validators.get(&url)).await? {
                     Fetched::NotModified => {
-                        ctx.progress.message(&def.name, &format!("{eco}: not modified"));
+                        ctx.progress
+                            .message(&def.name, &format!("{eco}: not modified"));
                         report.not_modified = true;
                         continue;
                     }
                     Fetched::Body { bytes, validator } => {
                         let limits = ctx.limits;
-                        let entries = blocking(move || read_zip_json_entries(&bytes, &limits)).await?.map_err(|e| FeedError::Parse(format!("{url}: {e}")))?;
+                        let entries = blocking(move || read_zip_json_entries(&bytes, &limits))
+                            .await?
+                            .map_err(|e| FeedError::Parse(format!("{url}: {e}")))?;
                         // Remember the validators only once the archive proved readable.
                         rec.validators.insert(url.clone(), validator);
                         entries
@@ -358,19 +396,30 @@ async fn sync_osv(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
         })
         .await?;
         report.warnings.extend(writes.1);
-        ctx.progress.message(&def.name, &format!("{eco}: storing {} records", writes.0.len()));
+        ctx.progress.message(
+            &def.name,
+            &format!("{eco}: storing {} records", writes.0.len()),
+        );
         store_advisories(ctx, def, rec, &writes.0, report)?;
     }
     Ok(())
 }
 
-async fn sync_rustsec(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut FeedRecord, report: &mut SyncReport) -> Result<(), FeedError> {
+async fn sync_rustsec(
+    ctx: &SyncContext<'_>,
+    def: &FeedDef,
+    origin: &Origin,
+    rec: &mut FeedRecord,
+    report: &mut SyncReport,
+) -> Result<(), FeedError> {
     let mut pending_validator = None;
     let (dir, _tmp) = match origin.dir() {
         Some(d) => {
             let dir = d.join("rustsec");
             if !dir.is_dir() {
-                report.warnings.push(format!("{}: not in the mirror", dir.display()));
+                report
+                    .warnings
+                    .push(format!("{}: not in the mirror", dir.display()));
                 return Ok(());
             }
             (dir, None)
@@ -396,7 +445,8 @@ async fn sync_rustsec(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec
             (dir, Some(TempDirGuard(tmp)))
         }
     };
-    ctx.progress.message(&def.name, &format!("loading {}", dir.display()));
+    ctx.progress
+        .message(&def.name, &format!("loading {}", dir.display()));
     let loaded = blocking(move || {
         rustsec_feed::load_database(&dir).map(|advs| {
             advs.into_iter()
@@ -416,19 +466,31 @@ async fn sync_rustsec(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec
     Ok(())
 }
 
-async fn sync_nvd(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut FeedRecord, report: &mut SyncReport) -> Result<(), FeedError> {
+async fn sync_nvd(
+    ctx: &SyncContext<'_>,
+    def: &FeedDef,
+    origin: &Origin,
+    rec: &mut FeedRecord,
+    report: &mut SyncReport,
+) -> Result<(), FeedError> {
     if let Some(d) = origin.dir() {
         let dir = d.join("nvd");
         if !dir.is_dir() {
-            report.warnings.push(format!("{}: not in the mirror", dir.display()));
+            report
+                .warnings
+                .push(format!("{}: not in the mirror", dir.display()));
             return Ok(());
         }
         for f in nvd_mirror_files(&dir)? {
             check_cancel(ctx)?;
-            let Some(advisories) = read_nvd_mirror_file(&f, &ctx.limits, &mut report.warnings)? else {
+            let Some(advisories) = read_nvd_mirror_file(&f, &ctx.limits, &mut report.warnings)?
+            else {
                 continue;
             };
-            ctx.progress.message(&def.name, &format!("{}: {} records", f.display(), advisories.len()));
+            ctx.progress.message(
+                &def.name,
+                &format!("{}: {} records", f.display(), advisories.len()),
+            );
             let writes = nvd_writes(advisories);
             store_advisories(ctx, def, rec, &writes, report)?;
         }
@@ -438,10 +500,12 @@ async fn sync_nvd(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
     let per_page = def.results_per_page.unwrap_or(2000).clamp(1, 2000);
     let key = ctx.nvd_api_key.clone();
     // NVD: 5 requests per 30 s without a key, 50 with one.
-    let interval = std::time::Duration::from_millis(
-        def.request_interval_ms
-            .unwrap_or(if key.is_some() { 700 } else { 6_500 }),
-    );
+    let interval =
+        std::time::Duration::from_millis(def.request_interval_ms.unwrap_or(if key.is_some() {
+            700
+        } else {
+            6_500
+        }));
     let now = Utc::now();
     let windows: Vec<Option<(DateTime<Utc>, DateTime<Utc>)>> = match rec.cursor {
         None => vec![None],
@@ -456,7 +520,8 @@ async fn sync_nvd(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
                 tokio::time::sleep(interval).await;
             }
             first_request = false;
-            let mut url = reqwest::Url::parse(&base).map_err(|e| FeedError::Parse(format!("invalid NVD url {base}: {e}")))?;
+            let mut url = reqwest::Url::parse(&base)
+                .map_err(|e| FeedError::Parse(format!("invalid NVD url {base}: {e}")))?;
             {
                 let mut q = url.query_pairs_mut();
                 q.append_pair("resultsPerPage", &per_page.to_string());
@@ -466,10 +531,22 @@ async fn sync_nvd(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
                     q.append_pair("lastModEndDate", &nvd_date(to));
                 }
             }
-            let bytes = ctx.fetcher.get_api(url.as_str(), key.as_deref().map(|k| ("apiKey", k))).await?;
-            let page = blocking(move || nvd::parse_page(&bytes)).await?.map_err(|e| FeedError::Parse(format!("{url}: {e}")))?;
+            let bytes = ctx
+                .fetcher
+                .get_api(url.as_str(), key.as_deref().map(|k| ("apiKey", k)))
+                .await?;
+            let page = blocking(move || nvd::parse_page(&bytes))
+                .await?
+                .map_err(|e| FeedError::Parse(format!("{url}: {e}")))?;
             let got = page.advisories.len() as u64;
-            ctx.progress.message(&def.name, &format!("{} of {} records", (start_index + got).min(page.total_results), page.total_results));
+            ctx.progress.message(
+                &def.name,
+                &format!(
+                    "{} of {} records",
+                    (start_index + got).min(page.total_results),
+                    page.total_results
+                ),
+            );
             let writes = nvd_writes(page.advisories);
             store_advisories(ctx, def, rec, &writes, report)?;
             start_index += got;
@@ -483,9 +560,15 @@ async fn sync_nvd(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
     Ok(())
 }
 
+/// A file's name (or archive entry) and its bytes.
+type NamedBytes = (String, Vec<u8>);
+
 /// An OSV ecosystem folder of a mirror: `all.zip` when present, else loose `*.json`;
 /// `None` when the mirror lacks this ecosystem.
-fn read_osv_mirror(base: &Path, limits: &ArchiveLimits) -> Result<Option<Vec<(String, Vec<u8>)>>, FeedError> {
+fn read_osv_mirror(
+    base: &Path,
+    limits: &ArchiveLimits,
+) -> Result<Option<Vec<NamedBytes>>, FeedError> {
     let zip = base.join("all.zip");
     if zip.is_file() {
         let bytes = read_file(&zip)?;
@@ -503,7 +586,10 @@ fn nvd_mirror_files(dir: &Path) -> Result<Vec<PathBuf>, FeedError> {
     let mut files: Vec<PathBuf> = list_dir(dir)?
         .into_iter()
         .filter(|p| {
-            let n = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
             n.ends_with(".json") || n.ends_with(".json.gz")
         })
         .collect();
@@ -512,19 +598,28 @@ fn nvd_mirror_files(dir: &Path) -> Result<Vec<PathBuf>, FeedError> {
 }
 
 /// One NVD page or yearly feed file of a mirror; `None` (with a warning) for other JSON there.
-fn read_nvd_mirror_file(f: &Path, limits: &ArchiveLimits, warnings: &mut Vec<String>) -> Result<Option<Vec<Advisory>>, FeedError> {
+fn read_nvd_mirror_file(
+    f: &Path,
+    limits: &ArchiveLimits,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Vec<Advisory>>, FeedError> {
     let bytes = read_file(f)?;
     let bytes = if is_gzip(&bytes) {
-        gunzip_capped(&bytes, limits.max_entry_bytes).map_err(|e| FeedError::Parse(format!("{}: {e}", f.display())))?
+        gunzip_capped(&bytes, limits.max_entry_bytes)
+            .map_err(|e| FeedError::Parse(format!("{}: {e}", f.display())))?
     } else {
         bytes
     };
     // A mirror folder may hold other JSON (indexes, notes); only CVE pages are read.
     if !contains(&bytes, b"\"vulnerabilities\"") {
-        warnings.push(format!("{}: not an NVD CVE API 2.0 document; skipped", f.display()));
+        warnings.push(format!(
+            "{}: not an NVD CVE API 2.0 document; skipped",
+            f.display()
+        ));
         return Ok(None);
     }
-    let page = nvd::parse_page(&bytes).map_err(|e| FeedError::Parse(format!("{}: {e}", f.display())))?;
+    let page =
+        nvd::parse_page(&bytes).map_err(|e| FeedError::Parse(format!("{}: {e}", f.display())))?;
     Ok(Some(page.advisories))
 }
 
@@ -532,7 +627,10 @@ fn read_nvd_mirror_file(f: &Path, limits: &ArchiveLimits, warnings: &mut Vec<Str
 /// `soupwatch scan --mirror` which works without a store. Missing parts are warnings.
 pub fn load_mirror_advisories(dir: &Path) -> Result<(Vec<Advisory>, Vec<String>), FeedError> {
     if !dir.is_dir() {
-        return Err(FeedError::Mirror(format!("{} is not a folder", dir.display())));
+        return Err(FeedError::Mirror(format!(
+            "{} is not a folder",
+            dir.display()
+        )));
     }
     let limits = ArchiveLimits::default();
     let mut out = Vec::new();
@@ -543,7 +641,11 @@ pub fn load_mirror_advisories(dir: &Path) -> Result<(Vec<Advisory>, Vec<String>)
         ecos.sort();
         for eco in ecos.into_iter().filter(|p| p.is_dir()) {
             if let Some(entries) = read_osv_mirror(&eco, &limits)? {
-                out.extend(parse_osv_entries(entries, &mut warnings).into_iter().map(|w| w.advisory));
+                out.extend(
+                    parse_osv_entries(entries, &mut warnings)
+                        .into_iter()
+                        .map(|w| w.advisory),
+                );
             }
         }
     } else {
@@ -595,12 +697,20 @@ fn nvd_date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
 }
 
-async fn sync_kev(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut FeedRecord, report: &mut SyncReport) -> Result<(), FeedError> {
+async fn sync_kev(
+    ctx: &SyncContext<'_>,
+    def: &FeedDef,
+    origin: &Origin,
+    rec: &mut FeedRecord,
+    report: &mut SyncReport,
+) -> Result<(), FeedError> {
     let bytes = match origin.dir() {
         Some(d) => {
             let f = d.join("kev").join("known_exploited_vulnerabilities.json");
             if !f.is_file() {
-                report.warnings.push(format!("{}: not in the mirror", f.display()));
+                report
+                    .warnings
+                    .push(format!("{}: not in the mirror", f.display()));
                 return Ok(());
             }
             read_file(&f)?
@@ -613,7 +723,8 @@ async fn sync_kev(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
                     return Ok(());
                 }
                 Fetched::Body { bytes, validator } => {
-                    kev::parse_catalog(&bytes).map_err(|e| FeedError::Parse(format!("{url}: {e}")))?;
+                    kev::parse_catalog(&bytes)
+                        .map_err(|e| FeedError::Parse(format!("{url}: {e}")))?;
                     rec.validators.insert(url, validator);
                     bytes
                 }
@@ -622,19 +733,31 @@ async fn sync_kev(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &m
     };
     let catalog = kev::parse_catalog(&bytes).map_err(|e| FeedError::Parse(e.to_string()))?;
     report.records_read = catalog.entries.len();
-    if let Some(d) = catalog.date_released.as_deref().and_then(osv::parse_timestamp) {
+    if let Some(d) = catalog
+        .date_released
+        .as_deref()
+        .and_then(osv::parse_timestamp)
+    {
         rec.newest_record = Some(d);
     }
     report.kev_new = ctx.store.put_kev(&def.name, &catalog.entries)?;
     Ok(())
 }
 
-async fn sync_epss(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &mut FeedRecord, report: &mut SyncReport) -> Result<(), FeedError> {
+async fn sync_epss(
+    ctx: &SyncContext<'_>,
+    def: &FeedDef,
+    origin: &Origin,
+    rec: &mut FeedRecord,
+    report: &mut SyncReport,
+) -> Result<(), FeedError> {
     let files: Vec<(String, Vec<u8>)> = match origin.dir() {
         Some(d) => {
             let dir = d.join("epss");
             if !dir.is_dir() {
-                report.warnings.push(format!("{}: not in the mirror", dir.display()));
+                report
+                    .warnings
+                    .push(format!("{}: not in the mirror", dir.display()));
                 return Ok(());
             }
             let mut files: Vec<PathBuf> = list_dir(&dir)?
@@ -666,9 +789,16 @@ async fn sync_epss(ctx: &SyncContext<'_>, def: &FeedDef, origin: &Origin, rec: &
     };
     for (name, bytes) in files {
         check_cancel(ctx)?;
-        let scores = blocking(move || epss::parse_csv(&bytes)).await?.map_err(|e| FeedError::Parse(format!("{name}: {e}")))?;
+        let scores = blocking(move || epss::parse_csv(&bytes))
+            .await?
+            .map_err(|e| FeedError::Parse(format!("{name}: {e}")))?;
         report.records_read += scores.len();
-        if let Some(d) = scores.iter().filter_map(|s| s.score_date.as_deref()).max().and_then(osv::parse_timestamp) {
+        if let Some(d) = scores
+            .iter()
+            .filter_map(|s| s.score_date.as_deref())
+            .max()
+            .and_then(osv::parse_timestamp)
+        {
             rec.newest_record = Some(rec.newest_record.map_or(d, |n| n.max(d)));
         }
         report.epss_changed += ctx.store.put_epss(&def.name, &scores)?;
@@ -753,7 +883,11 @@ pub struct FeedStatus {
     pub stale: bool,
 }
 
-pub fn status(store: &Store, defs: &[FeedDef], now: DateTime<Utc>) -> Result<Vec<FeedStatus>, StoreError> {
+pub fn status(
+    store: &Store,
+    defs: &[FeedDef],
+    now: DateTime<Utc>,
+) -> Result<Vec<FeedStatus>, StoreError> {
     defs.iter()
         .map(|d| {
             let r = store.feed(&d.name)?.unwrap_or_default();
@@ -784,9 +918,16 @@ mod tests {
 
     #[test]
     fn shipped_definitions_parse() {
-        let defs = load_definitions(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/feeds"))).unwrap();
+        let defs =
+            load_definitions(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/feeds"))).unwrap();
         let kinds: Vec<FeedKind> = defs.iter().map(|d| d.kind).collect();
-        for k in [FeedKind::Osv, FeedKind::Rustsec, FeedKind::Nvd, FeedKind::Kev, FeedKind::Epss] {
+        for k in [
+            FeedKind::Osv,
+            FeedKind::Rustsec,
+            FeedKind::Nvd,
+            FeedKind::Kev,
+            FeedKind::Epss,
+        ] {
             assert!(kinds.contains(&k), "{k:?} missing");
         }
         let builtin = load_definitions(Path::new("/nonexistent")).unwrap();
@@ -795,25 +936,46 @@ mod tests {
 
     #[test]
     fn bad_definitions_say_what_is_wrong() {
-        let e = FeedDef::parse("name='x'\nkind='osv'\nschedule='0 0 * * * *'\nstale_after_hours=1\n", "t").unwrap_err();
+        let e = FeedDef::parse(
+            "name='x'\nkind='osv'\nschedule='0 0 * * * *'\nstale_after_hours=1\n",
+            "t",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("ecosystems"), "{e}");
-        let e = FeedDef::parse("name='x'\nkind='kev'\nschedule='every day'\nstale_after_hours=1\n", "t").unwrap_err();
-        assert!(e.to_string().contains("every day") || e.to_string().contains("cron"), "{e}");
-        let e = FeedDef::parse("name='x'\nkind='gopher'\nschedule='0 0 * * * *'\nstale_after_hours=1\n", "t").unwrap_err();
+        let e = FeedDef::parse(
+            "name='x'\nkind='kev'\nschedule='every day'\nstale_after_hours=1\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("every day") || e.to_string().contains("cron"),
+            "{e}"
+        );
+        let e = FeedDef::parse(
+            "name='x'\nkind='gopher'\nschedule='0 0 * * * *'\nstale_after_hours=1\n",
+            "t",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("gopher"), "{e}");
     }
 
     #[test]
     fn nvd_windows_never_exceed_120_days_and_cover_the_span() {
-        let from = DateTime::parse_from_rfc3339("2023-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
-        let to = DateTime::parse_from_rfc3339("2024-03-15T12:00:00Z").unwrap().with_timezone(&Utc);
+        let from = DateTime::parse_from_rfc3339("2023-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let to = DateTime::parse_from_rfc3339("2024-03-15T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let w = nvd_windows(from, to);
         assert_eq!(w.first().unwrap().0, from);
         assert_eq!(w.last().unwrap().1, to);
         for pair in w.windows(2) {
             assert_eq!(pair[0].1, pair[1].0, "windows are contiguous");
         }
-        assert!(w.iter().all(|(a, b)| *b - *a <= ChronoDuration::days(120) && a < b));
+        assert!(w
+            .iter()
+            .all(|(a, b)| *b - *a <= ChronoDuration::days(120) && a < b));
         assert!(nvd_windows(to, to).is_empty());
     }
 }

@@ -2,7 +2,10 @@
 //! at start-up when a scheduled run was missed, and stops cleanly on shutdown (an interrupted run
 //! keeps the last good data because nothing is committed out of order).
 
-use super::{fetch::Fetcher, sync_feed, FeedDef, FeedError, LogProgress, Origin, Progress, SyncContext, SyncReport};
+use super::{
+    fetch::Fetcher, sync_feed, FeedDef, FeedError, LogProgress, Origin, Progress, SyncContext,
+    SyncReport,
+};
 use crate::feeds::archive::ArchiveLimits;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
@@ -52,7 +55,13 @@ pub struct FeedRunner {
 }
 
 impl FeedRunner {
-    pub fn new(store: Arc<Store>, defs: Vec<FeedDef>, origin: Origin, fetcher: Fetcher, nvd_api_key: Option<String>) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        defs: Vec<FeedDef>,
+        origin: Origin,
+        fetcher: Fetcher,
+        nvd_api_key: Option<String>,
+    ) -> Self {
         FeedRunner {
             store,
             defs,
@@ -80,7 +89,10 @@ impl FeedRunner {
         {
             let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
             if !running.insert(def.name.clone()) {
-                return Err(FeedError::Parse(format!("feed {} is already running", def.name)));
+                return Err(FeedError::Parse(format!(
+                    "feed {} is already running",
+                    def.name
+                )));
             }
         }
         let ctx = SyncContext {
@@ -92,7 +104,10 @@ impl FeedRunner {
             cancel,
         };
         let result = sync_feed(&ctx, def, origin.unwrap_or(&self.origin)).await;
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&def.name);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&def.name);
         match &result {
             Ok(r) => {
                 tracing::info!(feed = %def.name, origin = %r.origin, read = r.records_read,
@@ -106,21 +121,30 @@ impl FeedRunner {
                     self.changed.notify_one();
                 }
             }
-            Err(e) => tracing::error!(feed = %def.name, error = %e, "feed sync failed; keeping the last good data"),
+            Err(e) => {
+                tracing::error!(feed = %def.name, error = %e, "feed sync failed; keeping the last good data")
+            }
         }
         result
     }
 
     /// On a store without advisories, loads the bundled snapshot so a new install without
     /// network shows real findings at once. It does not count as a sync: feeds stay stale.
-    pub async fn load_snapshot_if_empty(&self, snapshot: &std::path::Path, cancel: watch::Receiver<bool>) {
+    pub async fn load_snapshot_if_empty(
+        &self,
+        snapshot: &std::path::Path,
+        cancel: watch::Receiver<bool>,
+    ) {
         if self.store.advisory_count() > 0 || !snapshot.is_dir() {
             return;
         }
         tracing::info!(snapshot = %snapshot.display(), "empty store: loading the bundled feed snapshot");
         let origin = Origin::Snapshot(snapshot.to_path_buf());
         for def in self.defs.iter().filter(|d| d.enabled) {
-            if let Err(e) = self.run_one(def, Some(&origin), &LogProgress, cancel.clone()).await {
+            if let Err(e) = self
+                .run_one(def, Some(&origin), &LogProgress, cancel.clone())
+                .await
+            {
                 tracing::warn!(feed = %def.name, error = %e, "snapshot load failed");
             }
         }
@@ -128,7 +152,11 @@ impl FeedRunner {
 }
 
 /// Whether a scheduled run was missed since `last_success` (or there never was one).
-pub fn due_at_startup(schedule: &cron::Schedule, last_success: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+pub fn due_at_startup(
+    schedule: &cron::Schedule,
+    last_success: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
     match last_success {
         None => true,
         Some(t) => schedule.after(&t).next().is_some_and(|next| next <= now),
@@ -136,7 +164,10 @@ pub fn due_at_startup(schedule: &cron::Schedule, last_success: Option<DateTime<U
 }
 
 /// Spawns one loop per enabled feed; they end when `cancel` flips to true.
-pub fn spawn_schedules(runner: Arc<FeedRunner>, cancel: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn_schedules(
+    runner: Arc<FeedRunner>,
+    cancel: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut handles = Vec::new();
     for def in runner.defs.iter().filter(|d| d.enabled).cloned() {
         let runner = runner.clone();
@@ -149,9 +180,16 @@ pub fn spawn_schedules(runner: Arc<FeedRunner>, cancel: watch::Receiver<bool>) -
                     return;
                 }
             };
-            let last = runner.store.feed(&def.name).ok().flatten().and_then(|r| r.last_success);
+            let last = runner
+                .store
+                .feed(&def.name)
+                .ok()
+                .flatten()
+                .and_then(|r| r.last_success);
             if due_at_startup(&schedule, last, Utc::now()) {
-                let _ = runner.run_one(&def, None, &LogProgress, cancel.clone()).await;
+                let _ = runner
+                    .run_one(&def, None, &LogProgress, cancel.clone())
+                    .await;
             }
             loop {
                 let Some(next) = schedule.upcoming(Utc).next() else {
@@ -165,7 +203,9 @@ pub fn spawn_schedules(runner: Arc<FeedRunner>, cancel: watch::Receiver<bool>) -
                 if *cancel.borrow() {
                     return;
                 }
-                let _ = runner.run_one(&def, None, &LogProgress, cancel.clone()).await;
+                let _ = runner
+                    .run_one(&def, None, &LogProgress, cancel.clone())
+                    .await;
             }
         }));
     }
@@ -201,7 +241,11 @@ mod tests {
         let s = parse_cron("0 0 * * * *").unwrap();
         let now = Utc::now();
         assert!(due_at_startup(&s, None, now));
-        assert!(due_at_startup(&s, Some(now - chrono::Duration::hours(3)), now));
+        assert!(due_at_startup(
+            &s,
+            Some(now - chrono::Duration::hours(3)),
+            now
+        ));
         assert!(!due_at_startup(&s, Some(now), now));
     }
 }

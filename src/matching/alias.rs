@@ -79,7 +79,10 @@ impl AliasGroups {
 
     /// The group name of an id (the id itself when no advisory mentioned it).
     pub fn group(&self, id: &str) -> String {
-        self.group_of.get(id).cloned().unwrap_or_else(|| id.to_string())
+        self.group_of
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
     }
 
     pub fn members(&self, group: &str) -> Vec<String> {
@@ -96,15 +99,22 @@ mod tests {
 
     #[test]
     fn canonical_prefers_the_smallest_cve() {
-        let m: Vec<String> = ["GHSA-x", "PYSEC-1", "CVE-2021-9", "CVE-2021-10"].iter().map(|s| s.to_string()).collect();
+        let m: Vec<String> = ["GHSA-x", "PYSEC-1", "CVE-2021-9", "CVE-2021-10"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(canonical_id(&m).unwrap(), "CVE-2021-10");
-        let m: Vec<String> = ["RUSTSEC-2020-1", "GHSA-a"].iter().map(|s| s.to_string()).collect();
+        let m: Vec<String> = ["RUSTSEC-2020-1", "GHSA-a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(canonical_id(&m).unwrap(), "GHSA-a");
     }
 
     #[test]
     fn groups_are_transitive_over_real_records() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/osv/PyPI");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/osv/PyPI");
         let mut advs = Vec::new();
         for e in std::fs::read_dir(dir).unwrap().take(200) {
             let bytes = std::fs::read(e.unwrap().path()).unwrap();
@@ -114,7 +124,12 @@ mod tests {
         for a in &advs {
             let name = g.group(&a.id);
             for al in &a.aliases {
-                assert_eq!(g.group(al), name, "{} and its alias {al} share a group", a.id);
+                assert_eq!(
+                    g.group(al),
+                    name,
+                    "{} and its alias {al} share a group",
+                    a.id
+                );
             }
             assert!(g.members(&name).contains(&a.id));
         }

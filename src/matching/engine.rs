@@ -65,7 +65,10 @@ impl ComponentView {
                 Ok(w) => v.cpe = Some(w),
                 Err(e) => {
                     if v.key.is_none() {
-                        v.purl_problem = Some(format!("{}; CPE unusable: {e}", v.purl_problem.clone().unwrap_or_else(|| "no purl".into())));
+                        v.purl_problem = Some(format!(
+                            "{}; CPE unusable: {e}",
+                            v.purl_problem.clone().unwrap_or_else(|| "no purl".into())
+                        ));
                     }
                 }
             }
@@ -78,7 +81,11 @@ impl ComponentView {
         if self.key.is_some() || self.cpe.is_some() {
             None
         } else {
-            Some(self.purl_problem.clone().unwrap_or_else(|| "no purl and no CPE".into()))
+            Some(
+                self.purl_problem
+                    .clone()
+                    .unwrap_or_else(|| "no purl and no CPE".into()),
+            )
         }
     }
 }
@@ -223,7 +230,12 @@ fn generic_cmp(a: &str, b: &str) -> Option<std::cmp::Ordering> {
 }
 
 /// Matches one component against one compiled package entry.
-pub fn match_package(view: &ComponentView, adv: &CompiledAdvisory, pkg: &CompiledPackage, out: &mut MatchResult) {
+pub fn match_package(
+    view: &ComponentView,
+    adv: &CompiledAdvisory,
+    pkg: &CompiledPackage,
+    out: &mut MatchResult,
+) {
     out.checks += 1;
     let Some(raw) = view.version.as_deref() else {
         out.undetermined.push(Undetermined {
@@ -235,7 +247,11 @@ pub fn match_package(view: &ComponentView, adv: &CompiledAdvisory, pkg: &Compile
     };
     let verdict = match &pkg.ranges {
         Some(r) => r.evaluate(raw, view.parsed.as_ref(), view.commit.as_deref()),
-        None if pkg.explicit_versions.iter().any(|v| v == raw) => Verdict::Affected(RangeEvidence::ExplicitVersion { version: raw.to_string() }),
+        None if pkg.explicit_versions.iter().any(|v| v == raw) => {
+            Verdict::Affected(RangeEvidence::ExplicitVersion {
+                version: raw.to_string(),
+            })
+        }
         None => Verdict::NotAffected,
     };
     match verdict {
@@ -249,7 +265,11 @@ pub fn match_package(view: &ComponentView, adv: &CompiledAdvisory, pkg: &Compile
                 package: pkg.key.name.clone(),
                 affected_index: pkg.affected_index,
                 version: raw.to_string(),
-                scheme: pkg.ranges.as_ref().map_or("exact", |r| r.scheme().as_str()).to_string(),
+                scheme: pkg
+                    .ranges
+                    .as_ref()
+                    .map_or("exact", |r| r.scheme().as_str())
+                    .to_string(),
                 range,
                 notes: view.notes.clone(),
             },
@@ -327,7 +347,10 @@ impl AdvisorySet {
         let i = self.advisories.len();
         if !c.withdrawn {
             for (pi, p) in c.packages.iter().enumerate() {
-                self.by_package.entry(p.key.clone()).or_default().push((i, pi));
+                self.by_package
+                    .entry(p.key.clone())
+                    .or_default()
+                    .push((i, pi));
             }
             for vp in c.cpe_products() {
                 self.by_cpe.entry(vp).or_default().push(i);

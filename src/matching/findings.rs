@@ -52,7 +52,11 @@ fn summarize(store: &Store, group: &str, members: &[String]) -> Result<VulnSumma
     for m in members {
         for a in store.advisories_by_id(m)? {
             if summary.is_none() {
-                summary = a.summary.clone().filter(|s| !s.is_empty()).or_else(|| a.details.as_ref().map(|d| d.chars().take(300).collect()));
+                summary = a
+                    .summary
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| a.details.as_ref().map(|d| d.chars().take(300).collect()));
             }
             for s in a.severity {
                 if !severity.iter().any(|x| x.vector == s.vector) {
@@ -82,11 +86,19 @@ fn summarize(store: &Store, group: &str, members: &[String]) -> Result<VulnSumma
 }
 
 fn group_of(store: &Store, id: &str) -> Result<(String, Vec<String>), StoreError> {
-    Ok(store.alias_group(id)?.unwrap_or_else(|| (id.to_string(), vec![id.to_string()])))
+    Ok(store
+        .alias_group(id)?
+        .unwrap_or_else(|| (id.to_string(), vec![id.to_string()])))
 }
 
-fn to_findings(store: &Store, hits: Vec<HitRecord>, include_retracted: bool) -> Result<Vec<Finding>, StoreError> {
-    let mut groups: BTreeMap<(String, String, usize, String), (Vec<String>, Vec<HitRecord>)> = BTreeMap::new();
+fn to_findings(
+    store: &Store,
+    hits: Vec<HitRecord>,
+    include_retracted: bool,
+) -> Result<Vec<Finding>, StoreError> {
+    // (product, release, component, group) -> (group members, hit records)
+    type Key = (String, String, usize, String);
+    let mut groups: BTreeMap<Key, (Vec<String>, Vec<HitRecord>)> = BTreeMap::new();
     for h in hits {
         let (g, members) = group_of(store, &h.advisory_id)?;
         groups
@@ -105,7 +117,9 @@ fn to_findings(store: &Store, hits: Vec<HitRecord>, include_retracted: bool) -> 
         if status == HitStatus::Retracted && !include_retracted {
             continue;
         }
-        let Some(first) = records.first() else { continue };
+        let Some(first) = records.first() else {
+            continue;
+        };
         out.push(Finding {
             component: FindingComponent {
                 index,
@@ -125,8 +139,17 @@ fn to_findings(store: &Store, hits: Vec<HitRecord>, include_retracted: bool) -> 
     Ok(out)
 }
 
-pub fn release_findings(store: &Store, product: &str, release: &str, include_retracted: bool) -> Result<Vec<Finding>, StoreError> {
-    to_findings(store, store.hits_of_release(product, release)?, include_retracted)
+pub fn release_findings(
+    store: &Store,
+    product: &str,
+    release: &str,
+    include_retracted: bool,
+) -> Result<Vec<Finding>, StoreError> {
+    to_findings(
+        store,
+        store.hits_of_release(product, release)?,
+        include_retracted,
+    )
 }
 
 #[derive(Debug, Serialize)]

@@ -80,7 +80,9 @@ pub enum Verdict {
     Affected(RangeEvidence),
     NotAffected,
     /// The record could not be evaluated for this version: reported, never guessed.
-    Undetermined { reason: String },
+    Undetermined {
+        reason: String,
+    },
 }
 
 fn event(e: &Event) -> (EvKind, &str) {
@@ -110,7 +112,9 @@ impl CompiledRanges {
             let mut ok = true;
             for e in &r.events {
                 let (kind, raw) = event(e);
-                let version = if (kind == EvKind::Introduced && is_zero_introduced(raw)) || (kind == EvKind::Limit && raw == "*") {
+                let version = if (kind == EvKind::Introduced && is_zero_introduced(raw))
+                    || (kind == EvKind::Limit && raw == "*")
+                {
                     None
                 } else {
                     match Version::parse(scheme, raw) {
@@ -141,7 +145,10 @@ impl CompiledRanges {
                 (None, None) => a.kind.cmp(&b.kind),
                 (None, Some(_)) => Ordering::Less,
                 (Some(_), None) => Ordering::Greater,
-                (Some(x), Some(y)) => x.cmp_parsed(y).unwrap_or(Ordering::Equal).then(a.kind.cmp(&b.kind)),
+                (Some(x), Some(y)) => x
+                    .cmp_parsed(y)
+                    .unwrap_or(Ordering::Equal)
+                    .then(a.kind.cmp(&b.kind)),
             });
             ranges.push(CompiledRange {
                 index,
@@ -167,7 +174,9 @@ impl CompiledRanges {
     /// optional commit.
     pub fn evaluate(&self, raw: &str, parsed: Option<&Version>, commit: Option<&str>) -> Verdict {
         if self.versions.iter().any(|v| v == raw) {
-            return Verdict::Affected(RangeEvidence::ExplicitVersion { version: raw.to_string() });
+            return Verdict::Affected(RangeEvidence::ExplicitVersion {
+                version: raw.to_string(),
+            });
         }
         if let Some(c) = commit {
             for (range_index, kind, v) in &self.git_commits {
@@ -202,7 +211,10 @@ impl CompiledRanges {
 }
 
 fn ge(v: &Version, bound: &Version) -> bool {
-    matches!(v.cmp_parsed(bound), Some(Ordering::Greater | Ordering::Equal))
+    matches!(
+        v.cmp_parsed(bound),
+        Some(Ordering::Greater | Ordering::Equal)
+    )
 }
 
 fn evaluate_range(r: &CompiledRange, v: &Version) -> Option<RangeEvidence> {
@@ -295,11 +307,17 @@ mod tests {
 
     #[test]
     fn introduced_fixed_boundaries() {
-        let a = aff(vec![Event::Introduced("1.0".into()), Event::Fixed("1.5".into())], &[]);
+        let a = aff(
+            vec![Event::Introduced("1.0".into()), Event::Fixed("1.5".into())],
+            &[],
+        );
         assert!(!hit(&a, "0.9"));
         assert!(hit(&a, "1.0"));
         assert!(hit(&a, "1.4.99"));
-        assert!(hit(&a, "1.5rc1"), "a pre-release of the fix is still before the fix");
+        assert!(
+            hit(&a, "1.5rc1"),
+            "a pre-release of the fix is still before the fix"
+        );
         assert!(!hit(&a, "1.5"));
         assert!(!hit(&a, "2.0"));
     }
@@ -326,7 +344,10 @@ mod tests {
     #[test]
     fn events_are_sorted_before_walking() {
         // Published out of order: fixed listed before introduced.
-        let a = aff(vec![Event::Fixed("3.0".into()), Event::Introduced("2.0".into())], &[]);
+        let a = aff(
+            vec![Event::Fixed("3.0".into()), Event::Introduced("2.0".into())],
+            &[],
+        );
         assert!(hit(&a, "2.5"));
         assert!(!hit(&a, "3.0"));
         assert!(!hit(&a, "1.0"));
@@ -334,10 +355,16 @@ mod tests {
 
     #[test]
     fn limit_caps_the_range_and_empty_ranges_match_nothing() {
-        let a = aff(vec![Event::Introduced("0".into()), Event::Limit("2.0".into())], &[]);
+        let a = aff(
+            vec![Event::Introduced("0".into()), Event::Limit("2.0".into())],
+            &[],
+        );
         assert!(hit(&a, "1.9"));
         assert!(!hit(&a, "2.0"));
-        let empty = aff(vec![Event::Introduced("1.0".into()), Event::Fixed("1.0".into())], &[]);
+        let empty = aff(
+            vec![Event::Introduced("1.0".into()), Event::Fixed("1.0".into())],
+            &[],
+        );
         assert!(!hit(&empty, "1.0"));
         assert!(!hit(&empty, "1.1"));
     }
@@ -349,10 +376,19 @@ mod tests {
         assert!(!hit(&a, "1.2"));
         let r = aff(vec![Event::Introduced("0".into())], &[]);
         let c = CompiledRanges::compile(&r, Scheme::Pep440);
-        assert!(matches!(c.evaluate("not a version!", None, None), Verdict::Undetermined { .. }));
-        let bad = aff(vec![Event::Introduced("0".into()), Event::Fixed("@@".into())], &[]);
+        assert!(matches!(
+            c.evaluate("not a version!", None, None),
+            Verdict::Undetermined { .. }
+        ));
+        let bad = aff(
+            vec![Event::Introduced("0".into()), Event::Fixed("@@".into())],
+            &[],
+        );
         let c = CompiledRanges::compile(&bad, Scheme::Pep440);
         let v = Version::parse(Scheme::Pep440, "1.0").unwrap();
-        assert!(matches!(c.evaluate("1.0", Some(&v), None), Verdict::Undetermined { .. }));
+        assert!(matches!(
+            c.evaluate("1.0", Some(&v), None),
+            Verdict::Undetermined { .. }
+        ));
     }
 }

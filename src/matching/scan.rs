@@ -115,12 +115,19 @@ impl<'a> ScanContext<'a> {
         ScanContext {
             set: AdvisorySet::new(advisories),
             groups: AliasGroups::build(advisories),
-            by_id: advisories.iter().map(|a| ((a.id.clone(), a.source), a)).collect(),
+            by_id: advisories
+                .iter()
+                .map(|a| ((a.id.clone(), a.source), a))
+                .collect(),
         }
     }
 
     pub fn scan(&self, sbom: &str, components: &[Component]) -> SbomResult {
-        let views: Vec<ComponentView> = components.iter().enumerate().map(|(i, c)| ComponentView::new(i, c)).collect();
+        let views: Vec<ComponentView> = components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ComponentView::new(i, c))
+            .collect();
         let result = self.set.match_release(&views);
         let unmatchable: Vec<Unmatchable> = views
             .iter()
@@ -133,7 +140,10 @@ impl<'a> ScanContext<'a> {
             .collect();
         let mut grouped: BTreeMap<(usize, String), Vec<&Hit>> = BTreeMap::new();
         for h in &result.hits {
-            grouped.entry((h.component, self.groups.group(&h.advisory_id))).or_default().push(h);
+            grouped
+                .entry((h.component, self.groups.group(&h.advisory_id)))
+                .or_default()
+                .push(h);
         }
         let findings: Vec<Finding> = grouped
             .into_iter()
@@ -165,9 +175,18 @@ impl<'a> ScanContext<'a> {
     }
 
     fn finding(&self, c: &Component, group: String, hits: &[&Hit]) -> Finding {
-        let records: Vec<&Advisory> = hits.iter().filter_map(|h| self.by_id.get(&(h.advisory_id.clone(), h.source)).copied()).collect();
-        let summary = records.iter().find_map(|a| a.summary.clone().filter(|s| !s.is_empty()))
-            .or_else(|| records.iter().find_map(|a| a.details.clone().map(|d| d.chars().take(300).collect())));
+        let records: Vec<&Advisory> = hits
+            .iter()
+            .filter_map(|h| self.by_id.get(&(h.advisory_id.clone(), h.source)).copied())
+            .collect();
+        let summary = records
+            .iter()
+            .find_map(|a| a.summary.clone().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                records
+                    .iter()
+                    .find_map(|a| a.details.clone().map(|d| d.chars().take(300).collect()))
+            });
         let mut severity: Vec<Severity> = Vec::new();
         for a in &records {
             for s in &a.severity {
@@ -176,7 +195,12 @@ impl<'a> ScanContext<'a> {
                 }
             }
         }
-        let aliases: Vec<String> = self.groups.members(&group).into_iter().filter(|m| *m != group).collect();
+        let aliases: Vec<String> = self
+            .groups
+            .members(&group)
+            .into_iter()
+            .filter(|m| *m != group)
+            .collect();
         Finding {
             component: ComponentRef::of(c),
             vulnerability: Vulnerability {
@@ -207,17 +231,34 @@ pub fn render_table(report: &ScanReport) -> String {
     for r in &report.results {
         s.push_str(&format!(
             "{}: {} components ({} matchable, {} unmatchable), {} findings, {} undetermined\n",
-            r.sbom, r.summary.components, r.summary.matchable, r.summary.unmatchable, r.summary.findings, r.summary.undetermined
+            r.sbom,
+            r.summary.components,
+            r.summary.matchable,
+            r.summary.unmatchable,
+            r.summary.findings,
+            r.summary.undetermined
         ));
         for f in &r.findings {
-            let score = f.vulnerability.severity.iter().filter_map(|s| s.base_score).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+            let score = f
+                .vulnerability
+                .severity
+                .iter()
+                .filter_map(|s| s.base_score)
+                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
             s.push_str(&format!(
                 "  {:<22} {:<40} {:<16} {:>4}  {}\n",
                 f.vulnerability.id,
                 f.component.name,
                 f.component.version.as_deref().unwrap_or("-"),
-                score.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into()),
-                f.evidence.records.iter().map(|e| e.advisory_id.as_str()).collect::<Vec<_>>().join(",")
+                score
+                    .map(|x| format!("{x:.1}"))
+                    .unwrap_or_else(|| "-".into()),
+                f.evidence
+                    .records
+                    .iter()
+                    .map(|e| e.advisory_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ));
         }
     }
@@ -230,8 +271,19 @@ pub fn render_sarif(report: &ScanReport) -> serde_json::Value {
     let mut results = Vec::new();
     for r in &report.results {
         for f in &r.findings {
-            let score = f.vulnerability.severity.iter().filter_map(|s| s.base_score).fold(0.0f64, f64::max);
-            let level = if score >= 7.0 { "error" } else if score >= 4.0 || score == 0.0 { "warning" } else { "note" };
+            let score = f
+                .vulnerability
+                .severity
+                .iter()
+                .filter_map(|s| s.base_score)
+                .fold(0.0f64, f64::max);
+            let level = if score >= 7.0 {
+                "error"
+            } else if score >= 4.0 || score == 0.0 {
+                "warning"
+            } else {
+                "note"
+            };
             rules.entry(f.vulnerability.id.clone()).or_insert_with(|| {
                 serde_json::json!({
                     "id": f.vulnerability.id,

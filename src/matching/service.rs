@@ -24,6 +24,9 @@ pub struct MatchRun {
     pub newly_affected: Vec<(String, String, String)>,
 }
 
+/// A release with its components and their matching views, cached within one pass.
+type LoadedRelease = (ReleaseRecord, Vec<Component>, Vec<ComponentView>);
+
 pub struct Matcher<'a> {
     store: &'a Store,
 }
@@ -81,8 +84,15 @@ impl<'a> Matcher<'a> {
         Ok(run)
     }
 
-    fn load_release(&self, p: &str, r: &str) -> Result<Option<(ReleaseRecord, Vec<Component>)>, StoreError> {
-        let (Ok(pn), Ok(rn)) = (crate::model::ProductName::parse(p), crate::model::ReleaseName::parse(r)) else {
+    fn load_release(
+        &self,
+        p: &str,
+        r: &str,
+    ) -> Result<Option<(ReleaseRecord, Vec<Component>)>, StoreError> {
+        let (Ok(pn), Ok(rn)) = (
+            crate::model::ProductName::parse(p),
+            crate::model::ReleaseName::parse(r),
+        ) else {
             return Ok(None);
         };
         let Some(rec) = self.store.release(&pn, &rn)? else {
@@ -96,17 +106,27 @@ impl<'a> Matcher<'a> {
         let Some((rec, comps)) = self.load_release(p, r)? else {
             return Ok(());
         };
-        let views: Vec<ComponentView> = comps.iter().enumerate().map(|(i, c)| ComponentView::new(i, c)).collect();
-        self.store.index_release(p, r, &component_index_keys(&views, p, r))?;
+        let views: Vec<ComponentView> = comps
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ComponentView::new(i, c))
+            .collect();
+        self.store
+            .index_release(p, r, &component_index_keys(&views, p, r))?;
         let mut candidates: Vec<(String, Source)> = Vec::new();
         let mut seen_keys = HashSet::new();
         for v in &views {
             if let Some(k) = &v.key {
                 if seen_keys.insert(("p", k.ecosystem.clone(), k.name.clone())) {
-                    candidates.extend(self.store.advisories_under(&["p", &k.ecosystem, &k.name])?);
+                    candidates.extend(self.store.advisories_under(&[
+                        "p",
+                        &k.ecosystem,
+                        &k.name,
+                    ])?);
                 }
             }
-            if let Some((vendor, prod)) = v.cpe.as_ref().and_then(super::engine::cpe_vendor_product) {
+            if let Some((vendor, prod)) = v.cpe.as_ref().and_then(super::engine::cpe_vendor_product)
+            {
                 if seen_keys.insert(("c", vendor.clone(), prod.clone())) {
                     candidates.extend(self.store.advisories_under(&["c", &vendor, &prod])?);
                 }
@@ -122,21 +142,27 @@ impl<'a> Matcher<'a> {
         }
         let set = AdvisorySet::new(&records);
         let result = set.match_release(&views);
-        let modified: HashMap<(String, Source), &Advisory> = records.iter().map(|a| ((a.id.clone(), a.source), a)).collect();
+        let modified: HashMap<(String, Source), &Advisory> = records
+            .iter()
+            .map(|a| ((a.id.clone(), a.source), a))
+            .collect();
         // Scope: every hit of this release is re-decided by a full release match.
         let existing = self.store.hits_of_release(p, r)?;
         self.reconcile(&rec, &comps, &result.hits, existing, &modified, run)
     }
 
     fn process_advisories(&self, ids: &[String], run: &mut MatchRun) -> Result<(), StoreError> {
-        let mut release_cache: HashMap<(String, String), Option<(ReleaseRecord, Vec<Component>, Vec<ComponentView>)>> = HashMap::new();
+        let mut release_cache: HashMap<(String, String), Option<LoadedRelease>> = HashMap::new();
         for id in ids {
             for adv in self.store.advisories_by_id(id)? {
                 let compiled = CompiledAdvisory::compile(&adv);
                 self.store.index_advisory(&advisory_index_keys(&compiled))?;
                 let mut releases: BTreeMap<(String, String), ()> = BTreeMap::new();
                 for pkg in &compiled.packages {
-                    for (p, r, _) in self.store.component_instances(&["p", &pkg.key.ecosystem, &pkg.key.name])? {
+                    for (p, r, _) in
+                        self.store
+                            .component_instances(&["p", &pkg.key.ecosystem, &pkg.key.name])?
+                    {
                         releases.insert((p, r), ());
                     }
                 }
@@ -150,19 +176,28 @@ impl<'a> Matcher<'a> {
                 for h in &previous {
                     releases.insert((h.product.clone(), h.release.clone()), ());
                 }
-                let by_id: HashMap<(String, Source), &Advisory> = [((adv.id.clone(), adv.source), &adv)].into_iter().collect();
+                let by_id: HashMap<(String, Source), &Advisory> =
+                    [((adv.id.clone(), adv.source), &adv)].into_iter().collect();
                 for (p, r) in releases.into_keys() {
                     let entry = match release_cache.entry((p.clone(), r.clone())) {
                         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::hash_map::Entry::Vacant(e) => {
                             let loaded = self.load_release(&p, &r)?.map(|(rec, comps)| {
-                                let views = comps.iter().enumerate().map(|(i, c)| ComponentView::new(i, c)).collect();
+                                let views = comps
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, c)| ComponentView::new(i, c))
+                                    .collect();
                                 (rec, comps, views)
                             });
                             e.insert(loaded)
                         }
                     };
-                    let existing: Vec<HitRecord> = previous.iter().filter(|h| h.product == p && h.release == r).cloned().collect();
+                    let existing: Vec<HitRecord> = previous
+                        .iter()
+                        .filter(|h| h.product == p && h.release == r)
+                        .cloned()
+                        .collect();
                     match entry {
                         Some((rec, comps, views)) => {
                             let result = match_advisory(&compiled, views);
@@ -190,7 +225,8 @@ impl<'a> Matcher<'a> {
         run: &mut MatchRun,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        let mut old: HashMap<Vec<u8>, HitRecord> = existing.into_iter().map(|h| (h.store_key(), h)).collect();
+        let mut old: HashMap<Vec<u8>, HitRecord> =
+            existing.into_iter().map(|h| (h.store_key(), h)).collect();
         let mut writes = Vec::new();
         let (p, r) = (rec.product.as_str(), rec.release.as_str());
         for h in hits {
@@ -224,11 +260,19 @@ impl<'a> Matcher<'a> {
                 None => self.store.get_hit(&k)?,
             };
             match prior {
-                Some(o) if o.status == HitStatus::Active && o.evidence == fresh.evidence && o.advisory_modified == fresh.advisory_modified && o.release_sha256 == fresh.release_sha256 => {}
-                Some(o) if o.status == HitStatus::Active => writes.push(HitRecord { first_seen: o.first_seen, ..fresh }),
+                Some(o)
+                    if o.status == HitStatus::Active
+                        && o.evidence == fresh.evidence
+                        && o.advisory_modified == fresh.advisory_modified
+                        && o.release_sha256 == fresh.release_sha256 => {}
+                Some(o) if o.status == HitStatus::Active => writes.push(HitRecord {
+                    first_seen: o.first_seen,
+                    ..fresh
+                }),
                 _ => {
                     run.new_hits += 1;
-                    run.newly_affected.push((p.to_string(), r.to_string(), h.advisory_id.clone()));
+                    run.newly_affected
+                        .push((p.to_string(), r.to_string(), h.advisory_id.clone()));
                     writes.push(fresh);
                 }
             }

@@ -112,7 +112,10 @@ impl Store {
 
     /// The upstream bytes a record was parsed from.
     pub fn advisory_raw(&self, id: &str, source: Source) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree(T::AdvisoryRaw).get(advisory_key(id, source))?.map(|v| v.to_vec()))
+        Ok(self
+            .tree(T::AdvisoryRaw)
+            .get(advisory_key(id, source))?
+            .map(|v| v.to_vec()))
     }
 
     /// Every stored advisory, in id order (for full re-matching and scans).
@@ -131,7 +134,9 @@ impl Store {
             return Ok(None);
         };
         let gid = String::from_utf8_lossy(&g).into_owned();
-        let members: Vec<String> = self.get_json(T::Groups, &g)?.unwrap_or_else(|| vec![gid.clone()]);
+        let members: Vec<String> = self
+            .get_json(T::Groups, &g)?
+            .unwrap_or_else(|| vec![gid.clone()]);
         Ok(Some((gid, members)))
     }
 
@@ -210,7 +215,10 @@ impl Store {
                     let old: Option<EpssScore> = tx.get_json(T::Epss, k)?;
                     let newer = match &old {
                         None => true,
-                        Some(o) => o.score_date <= s.score_date && (o.epss != s.epss || o.score_date != s.score_date),
+                        Some(o) => {
+                            o.score_date <= s.score_date
+                                && (o.epss != s.epss || o.score_date != s.score_date)
+                        }
                     };
                     if newer {
                         if old.is_none() {
@@ -246,7 +254,8 @@ fn upsert_one(tx: &Tx<'_>, feed: &str, w: &AdvisoryWrite, cs: &mut ChangeSet) ->
             return Ok(());
         }
     }
-    let newly_withdrawn = a.withdrawn.is_some() && old.as_ref().is_none_or(|o| o.withdrawn.is_none());
+    let newly_withdrawn =
+        a.withdrawn.is_some() && old.as_ref().is_none_or(|o| o.withdrawn.is_none());
     if newly_withdrawn {
         cs.withdrawn.push(a.id.clone());
     } else if old.is_none() {

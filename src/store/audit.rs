@@ -126,7 +126,9 @@ impl Store {
                 Err(err) => return broken(format!("entry is unreadable: {err}")),
             };
             if e.seq != seq || seq != expected_seq {
-                return broken(format!("sequence gap: expected {expected_seq}, found {seq}"));
+                return broken(format!(
+                    "sequence gap: expected {expected_seq}, found {seq}"
+                ));
             }
             if e.prev_sha256 != prev {
                 return broken("link to the previous entry does not match".into());
@@ -141,7 +143,10 @@ impl Store {
             if h.seq != n || h.sha256 != prev {
                 return Ok(AuditVerification {
                     entries: n,
-                    first_broken: Some((h.seq, "chain head does not match the last entry (entries removed?)".into())),
+                    first_broken: Some((
+                        h.seq,
+                        "chain head does not match the last entry (entries removed?)".into(),
+                    )),
                 });
             }
         }
@@ -151,4 +156,3 @@ impl Store {
         })
     }
 }
-

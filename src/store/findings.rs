@@ -43,10 +43,22 @@ pub struct HitRecord {
 
 impl HitRecord {
     pub fn store_key(&self) -> Vec<u8> {
-        key(&[&self.product, &self.release, &format!("{:06}", self.component_index), &self.advisory_id, self.source.as_str()])
+        key(&[
+            &self.product,
+            &self.release,
+            &format!("{:06}", self.component_index),
+            &self.advisory_id,
+            self.source.as_str(),
+        ])
     }
     fn advisory_key(&self) -> Vec<u8> {
-        key(&[&self.advisory_id, self.source.as_str(), &self.product, &self.release, &format!("{:06}", self.component_index)])
+        key(&[
+            &self.advisory_id,
+            self.source.as_str(),
+            &self.product,
+            &self.release,
+            &format!("{:06}", self.component_index),
+        ])
     }
 }
 
@@ -64,7 +76,9 @@ impl Store {
             .keys()
             .map(|k| {
                 let k = k?;
-                let mut parts = k.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+                let mut parts = k
+                    .split(|b| *b == 0)
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
                 match (parts.next(), parts.next()) {
                     (Some(p), Some(r)) => Ok((p, r)),
                     _ => Err(StoreError::Corrupt {
@@ -94,18 +108,25 @@ impl Store {
 
     /// Marks a release as matched. Call after its hits are committed.
     pub fn ack_release(&self, product: &str, release: &str) -> Result<()> {
-        self.tree(T::ReleaseQueue).remove(key(&[product, release]))?;
+        self.tree(T::ReleaseQueue)
+            .remove(key(&[product, release]))?;
         self.flush()
     }
 
     /// Component instances under an index prefix: (product, release, component index).
-    pub fn component_instances(&self, index_prefix: &[&str]) -> Result<Vec<(String, String, usize)>> {
+    pub fn component_instances(
+        &self,
+        index_prefix: &[&str],
+    ) -> Result<Vec<(String, String, usize)>> {
         let pre = prefix(index_prefix);
         let mut out = Vec::new();
         for k in self.tree(T::CompIndex).scan_prefix(&pre).keys() {
             let k = k?;
             let rest = &k[pre.len()..];
-            let parts: Vec<String> = rest.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+            let parts: Vec<String> = rest
+                .split(|b| *b == 0)
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
             if let [p, r, i] = parts.as_slice() {
                 if let Ok(i) = i.parse() {
                     out.push((p.clone(), r.clone(), i));
@@ -132,7 +153,9 @@ impl Store {
         for k in self.tree(T::AdvIndex).scan_prefix(&pre).keys() {
             let k = k?;
             let rest = &k[pre.len()..];
-            let mut parts = rest.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+            let mut parts = rest
+                .split(|b| *b == 0)
+                .map(|p| String::from_utf8_lossy(p).into_owned());
             if let (Some(id), Some(src)) = (parts.next(), parts.next()) {
                 let source = match src.as_str() {
                     "osv" => Source::Osv,
@@ -163,7 +186,10 @@ impl Store {
         for k in self.tree(T::HitsByAdvisory).scan_prefix(&pre).keys() {
             let k = k?;
             let rest = &k[pre.len()..];
-            let parts: Vec<String> = rest.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+            let parts: Vec<String> = rest
+                .split(|b| *b == 0)
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
             if let [p, r, i] = parts.as_slice() {
                 let hk = key(&[p, r, i, id, source.as_str()]);
                 if let Some(h) = self.get_json::<HitRecord>(T::Hits, &hk)? {

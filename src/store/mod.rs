@@ -21,21 +21,27 @@ pub use releases::{NewRelease, PutOutcome, ReleaseRecord, ReleaseSummary, Supers
 pub use tokens::{Role, TokenRecord};
 
 use serde::{de::DeserializeOwned, Serialize};
-use sled::Transactional;
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
+use sled::Transactional;
 use std::path::{Path, PathBuf};
 
 /// What went wrong in the store. Engine errors are kept as text so the engine stays private.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("data folder {path} is in use by another soupwatch process (or not writable): {detail}")]
+    #[error(
+        "data folder {path} is in use by another soupwatch process (or not writable): {detail}"
+    )]
     Locked { path: PathBuf, detail: String },
     #[error("storage engine error: {0}")]
     Engine(String),
     #[error("stored record {key} in {tree} is unreadable: {detail}")]
-    Corrupt { tree: &'static str, key: String, detail: String },
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        detail: String,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -186,7 +192,9 @@ impl Store {
         };
         match store.tree(T::Meta).get("schema_version")? {
             None => {
-                store.tree(T::Meta).insert("schema_version", SCHEMA_VERSION)?;
+                store
+                    .tree(T::Meta)
+                    .insert("schema_version", SCHEMA_VERSION)?;
                 store.flush()?;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION.as_bytes() => {}
@@ -270,7 +278,10 @@ impl Tx<'_> {
     }
 
     pub(crate) fn put_raw(&self, t: T, key: &[u8], value: &[u8]) -> TxResult<()> {
-        self.t(t).insert(key, value).map(|_| ()).map_err(unabortable)
+        self.t(t)
+            .insert(key, value)
+            .map(|_| ())
+            .map_err(unabortable)
     }
 
     pub(crate) fn put_json<V: Serialize>(&self, t: T, key: &[u8], value: &V) -> TxResult<()> {

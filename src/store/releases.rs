@@ -115,9 +115,13 @@ impl Store {
                 &record.uploaded_by,
                 action,
                 &format!("release/{}/{}", r.product, r.release),
-                existing.as_ref().map(|o| serde_json::json!({"sha256": o.sha256, "revision": o.revision})),
-                Some(serde_json::json!({"sha256": record.sha256, "revision": record.revision,
-                    "format": record.format, "components": record.component_count})),
+                existing
+                    .as_ref()
+                    .map(|o| serde_json::json!({"sha256": o.sha256, "revision": o.revision})),
+                Some(
+                    serde_json::json!({"sha256": record.sha256, "revision": record.revision,
+                    "format": record.format, "components": record.component_count}),
+                ),
                 new.supersede_reason,
             )?;
             Ok(if existing.is_some() {
@@ -128,12 +132,20 @@ impl Store {
         })
     }
 
-    pub fn release(&self, product: &ProductName, release: &ReleaseName) -> Result<Option<ReleaseRecord>> {
+    pub fn release(
+        &self,
+        product: &ProductName,
+        release: &ReleaseName,
+    ) -> Result<Option<ReleaseRecord>> {
         self.get_json(T::Releases, &key(&[product.as_str(), release.as_str()]))
     }
 
     /// Superseded revisions of a release, oldest first.
-    pub fn release_history(&self, product: &ProductName, release: &ReleaseName) -> Result<Vec<ReleaseRecord>> {
+    pub fn release_history(
+        &self,
+        product: &ProductName,
+        release: &ReleaseName,
+    ) -> Result<Vec<ReleaseRecord>> {
         let mut prefix = key(&[product.as_str(), release.as_str()]);
         prefix.push(0);
         self.scan_json(T::ReleaseHistory, &prefix)
@@ -172,6 +184,9 @@ impl Store {
 
     /// The original SBOM bytes, exactly as uploaded.
     pub fn sbom_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree(T::Blobs).get(sha256.as_bytes())?.map(|v| v.to_vec()))
+        Ok(self
+            .tree(T::Blobs)
+            .get(sha256.as_bytes())?
+            .map(|v| v.to_vec()))
     }
 }

@@ -100,7 +100,9 @@ impl Store {
     pub fn revoke_token(&self, name: &str, by: &str) -> Result<()> {
         self.transact(|tx| {
             let Some(rec) = tx.get_json::<TokenRecord>(T::Tokens, name.as_bytes())? else {
-                return Err(abort(StoreError::NotFound(format!("no token named {name:?}"))));
+                return Err(abort(StoreError::NotFound(format!(
+                    "no token named {name:?}"
+                ))));
             };
             tx.remove(T::Tokens, name.as_bytes())?;
             tx.remove(T::TokenHashes, rec.secret_sha256.as_bytes())?;

@@ -55,7 +55,9 @@ fn is_weekend(day: NaiveDate) -> bool {
 /// Saturates at the largest representable date instead of panicking.
 pub fn add_days(from: NaiveDate, days: u32, kind: DayKind) -> NaiveDate {
     match kind {
-        DayKind::Calendar => from.checked_add_days(Days::new(u64::from(days))).unwrap_or(NaiveDate::MAX),
+        DayKind::Calendar => from
+            .checked_add_days(Days::new(u64::from(days)))
+            .unwrap_or(NaiveDate::MAX),
         DayKind::Working => {
             let mut day = from;
             let mut left = days;
@@ -94,11 +96,23 @@ mod tests {
     #[test]
     fn calendar_days_cross_month_and_year_ends() {
         // 2025-12-20 + 30 days: 11 days left in December, 19 into January.
-        assert_eq!(add_days(d(2025, 12, 20), 30, DayKind::Calendar), d(2026, 1, 19));
+        assert_eq!(
+            add_days(d(2025, 12, 20), 30, DayKind::Calendar),
+            d(2026, 1, 19)
+        );
         // leap year: 2028-02-28 + 1 is the 29th, + 2 is 1 March
-        assert_eq!(add_days(d(2028, 2, 28), 1, DayKind::Calendar), d(2028, 2, 29));
-        assert_eq!(add_days(d(2028, 2, 28), 2, DayKind::Calendar), d(2028, 3, 1));
-        assert_eq!(add_days(d(2026, 2, 28), 1, DayKind::Calendar), d(2026, 3, 1));
+        assert_eq!(
+            add_days(d(2028, 2, 28), 1, DayKind::Calendar),
+            d(2028, 2, 29)
+        );
+        assert_eq!(
+            add_days(d(2028, 2, 28), 2, DayKind::Calendar),
+            d(2028, 3, 1)
+        );
+        assert_eq!(
+            add_days(d(2026, 2, 28), 1, DayKind::Calendar),
+            d(2026, 3, 1)
+        );
         assert_eq!(add_days(d(2026, 3, 6), 0, DayKind::Calendar), d(2026, 3, 6));
         // calendar days ignore weekends: Friday + 1 is Saturday
         assert_eq!(add_days(d(2026, 3, 6), 1, DayKind::Calendar), d(2026, 3, 7));
@@ -108,7 +122,10 @@ mod tests {
     fn working_days_skip_weekends() {
         // Monday 2 March 2026 + 10 working days = Monday 16 March (two full weeks).
         assert_eq!(d(2026, 3, 2).weekday(), Weekday::Mon);
-        assert_eq!(add_days(d(2026, 3, 2), 10, DayKind::Working), d(2026, 3, 16));
+        assert_eq!(
+            add_days(d(2026, 3, 2), 10, DayKind::Working),
+            d(2026, 3, 16)
+        );
         // Friday + 1 working day = Monday
         assert_eq!(add_days(d(2026, 3, 6), 1, DayKind::Working), d(2026, 3, 9));
         // Saturday + 1 working day = Monday, Sunday + 5 = Friday
@@ -121,9 +138,15 @@ mod tests {
     #[test]
     fn working_days_cross_year_end() {
         // Wed 24 Dec 2025 + 5 working days: 25, 26 (Thu, Fri), 29, 30, 31 (Mon-Wed) -> 31 Dec.
-        assert_eq!(add_days(d(2025, 12, 24), 5, DayKind::Working), d(2025, 12, 31));
+        assert_eq!(
+            add_days(d(2025, 12, 24), 5, DayKind::Working),
+            d(2025, 12, 31)
+        );
         // + 6 -> Thu 1 Jan 2026 (holidays are not modelled)
-        assert_eq!(add_days(d(2025, 12, 24), 6, DayKind::Working), d(2026, 1, 1));
+        assert_eq!(
+            add_days(d(2025, 12, 24), 6, DayKind::Working),
+            d(2026, 1, 1)
+        );
         // Fri 30 Jan 2026 + 1 working day crosses the month end and a weekend -> Mon 2 Feb
         assert_eq!(add_days(d(2026, 1, 30), 1, DayKind::Working), d(2026, 2, 2));
     }
@@ -131,25 +154,50 @@ mod tests {
     #[test]
     fn eu_reading_moves_weekend_deadlines_to_monday() {
         // Thu 5 Mar 2026 + 2 = Sat 7 Mar -> Mon 9 Mar
-        assert_eq!(add_days(d(2026, 3, 5), 2, DayKind::CalendarNextWorkingDay), d(2026, 3, 9));
+        assert_eq!(
+            add_days(d(2026, 3, 5), 2, DayKind::CalendarNextWorkingDay),
+            d(2026, 3, 9)
+        );
         // Thu 5 Mar + 3 = Sun 8 -> Mon 9
-        assert_eq!(add_days(d(2026, 3, 5), 3, DayKind::CalendarNextWorkingDay), d(2026, 3, 9));
+        assert_eq!(
+            add_days(d(2026, 3, 5), 3, DayKind::CalendarNextWorkingDay),
+            d(2026, 3, 9)
+        );
         // Mon 2 Mar + 15 = Tue 17 Mar, a weekday: unchanged
-        assert_eq!(add_days(d(2026, 3, 2), 15, DayKind::CalendarNextWorkingDay), d(2026, 3, 17));
+        assert_eq!(
+            add_days(d(2026, 3, 2), 15, DayKind::CalendarNextWorkingDay),
+            d(2026, 3, 17)
+        );
         // Mon 22 Dec 2025 + 12 = Sat 3 Jan 2026 -> Mon 5 Jan 2026
-        assert_eq!(add_days(d(2025, 12, 22), 12, DayKind::CalendarNextWorkingDay), d(2026, 1, 5));
+        assert_eq!(
+            add_days(d(2025, 12, 22), 12, DayKind::CalendarNextWorkingDay),
+            d(2026, 1, 5)
+        );
     }
 
     #[test]
     fn never_panics_at_the_end_of_time() {
-        assert_eq!(add_days(NaiveDate::MAX, 5, DayKind::Calendar), NaiveDate::MAX);
-        assert_eq!(add_days(NaiveDate::MAX, 5, DayKind::Working), NaiveDate::MAX);
-        assert_eq!(add_days(NaiveDate::MAX, 5, DayKind::CalendarNextWorkingDay), NaiveDate::MAX);
+        assert_eq!(
+            add_days(NaiveDate::MAX, 5, DayKind::Calendar),
+            NaiveDate::MAX
+        );
+        assert_eq!(
+            add_days(NaiveDate::MAX, 5, DayKind::Working),
+            NaiveDate::MAX
+        );
+        assert_eq!(
+            add_days(NaiveDate::MAX, 5, DayKind::CalendarNextWorkingDay),
+            NaiveDate::MAX
+        );
     }
 
     #[test]
     fn spellings_round_trip() {
-        for kind in [DayKind::Calendar, DayKind::Working, DayKind::CalendarNextWorkingDay] {
+        for kind in [
+            DayKind::Calendar,
+            DayKind::Working,
+            DayKind::CalendarNextWorkingDay,
+        ] {
             assert_eq!(DayKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(DayKind::parse("business"), None);

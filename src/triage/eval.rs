@@ -33,9 +33,15 @@ impl Priority {
     }
 
     pub(crate) fn parse(text: &str) -> Option<Priority> {
-        [Priority::P0, Priority::P1, Priority::P2, Priority::P3, Priority::P4]
-            .into_iter()
-            .find(|p| p.as_str() == text)
+        [
+            Priority::P0,
+            Priority::P1,
+            Priority::P2,
+            Priority::P3,
+            Priority::P4,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == text)
     }
 }
 
@@ -56,7 +62,9 @@ impl RiskClass {
     }
 
     pub(crate) fn parse(text: &str) -> Option<RiskClass> {
-        [RiskClass::Controlled, RiskClass::Uncontrolled].into_iter().find(|r| r.as_str() == text)
+        [RiskClass::Controlled, RiskClass::Uncontrolled]
+            .into_iter()
+            .find(|r| r.as_str() == text)
     }
 }
 
@@ -79,9 +87,13 @@ impl Exploitability {
     }
 
     pub(crate) fn parse(text: &str) -> Option<Exploitability> {
-        [Exploitability::Low, Exploitability::Medium, Exploitability::High]
-            .into_iter()
-            .find(|e| e.as_str() == text)
+        [
+            Exploitability::Low,
+            Exploitability::Medium,
+            Exploitability::High,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == text)
     }
 }
 
@@ -110,9 +122,14 @@ impl ChangeUs {
     }
 
     pub(crate) fn parse(text: &str) -> Option<ChangeUs> {
-        [ChangeUs::DocumentOnly, ChangeUs::PremarketReview, ChangeUs::NewSubmissionLikely, ChangeUs::WithinPccp]
-            .into_iter()
-            .find(|c| c.as_str() == text)
+        [
+            ChangeUs::DocumentOnly,
+            ChangeUs::PremarketReview,
+            ChangeUs::NewSubmissionLikely,
+            ChangeUs::WithinPccp,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == text)
     }
 }
 
@@ -135,9 +152,13 @@ impl ChangeEu {
     }
 
     pub(crate) fn parse(text: &str) -> Option<ChangeEu> {
-        [ChangeEu::NonSignificant, ChangeEu::PotentiallySignificant, ChangeEu::Significant]
-            .into_iter()
-            .find(|c| c.as_str() == text)
+        [
+            ChangeEu::NonSignificant,
+            ChangeEu::PotentiallySignificant,
+            ChangeEu::Significant,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == text)
     }
 }
 
@@ -219,7 +240,12 @@ fn outcome_text(outcome: &Outcome, kind: TableKind) -> String {
         Outcome::ChangeUs(c) => c.as_str().to_string(),
         Outcome::ChangeEu(c) => c.as_str().to_string(),
         Outcome::Fsca(b) => if *b { "FSCA" } else { "no FSCA" }.to_string(),
-        Outcome::Notify(n) => format!("notify {} within {} {} days", n.recipient, n.days, n.day_kind.as_str()),
+        Outcome::Notify(n) => format!(
+            "notify {} within {} {} days",
+            n.recipient,
+            n.days,
+            n.day_kind.as_str()
+        ),
     }
 }
 
@@ -254,14 +280,28 @@ pub fn evaluate(rules: &RuleSet, input: &TriageInput) -> Result<Decision, RulesE
 
     for kind in TableKind::ALL {
         let Some(table) = rules.table(kind) else {
-            return Err(RulesError::new(RulesErrorKind::Structure, "required table is missing").at(Some(kind.name()), None, None));
+            return Err(
+                RulesError::new(RulesErrorKind::Structure, "required table is missing").at(
+                    Some(kind.name()),
+                    None,
+                    None,
+                ),
+            );
         };
         let mut matched = false;
         for rule in &table.rules {
-            let here = |m: String| RulesError::new(RulesErrorKind::Evaluation, m).at(Some(kind.name()), Some(&rule.id), Some("when"));
+            let here = |m: String| {
+                RulesError::new(RulesErrorKind::Evaluation, m).at(
+                    Some(kind.name()),
+                    Some(&rule.id),
+                    Some("when"),
+                )
+            };
             let fires = match rule.program.execute(&ctx) {
                 Ok(cel::Value::Bool(b)) => b,
-                Ok(other) => return Err(here(format!("condition yielded {other:?}, not a boolean"))),
+                Ok(other) => {
+                    return Err(here(format!("condition yielded {other:?}, not a boolean")))
+                }
                 Err(e) => return Err(here(format!("{e:?}"))),
             };
             if !fires {
@@ -305,13 +345,22 @@ pub fn evaluate(rules: &RuleSet, input: &TriageInput) -> Result<Decision, RulesE
             }
         }
         if !matched && !kind.all_match() {
-            return Err(RulesError::new(RulesErrorKind::Evaluation, "no rule matched (the table lacks a catch-all)")
-                .at(Some(kind.name()), None, None));
+            return Err(RulesError::new(
+                RulesErrorKind::Evaluation,
+                "no rule matched (the table lacks a catch-all)",
+            )
+            .at(Some(kind.name()), None, None));
         }
     }
 
     let get = |kind: TableKind| decided.iter().find(|(k, _)| *k == kind).map(|(_, o)| o);
-    let missing = |kind: TableKind| RulesError::new(RulesErrorKind::Evaluation, "table decided nothing").at(Some(kind.name()), None, None);
+    let missing = |kind: TableKind| {
+        RulesError::new(RulesErrorKind::Evaluation, "table decided nothing").at(
+            Some(kind.name()),
+            None,
+            None,
+        )
+    };
     let level = |kind: TableKind, prefix: &str| match get(kind) {
         Some(Outcome::Level(n)) => Ok(format!("{prefix}{n}")),
         _ => Err(missing(kind)),
@@ -369,7 +418,8 @@ pub fn evaluate(rules: &RuleSet, input: &TriageInput) -> Result<Decision, RulesE
 /// `soupwatch rules eval FILE.json`: parses a [`TriageInput`] from JSON, evaluates it and
 /// returns the decision as JSON.
 pub fn eval_json(rules: &RuleSet, input_json: &str) -> Result<serde_json::Value, String> {
-    let input: TriageInput = serde_json::from_str(input_json).map_err(|e| format!("invalid triage input: {e}"))?;
+    let input: TriageInput =
+        serde_json::from_str(input_json).map_err(|e| format!("invalid triage input: {e}"))?;
     let decision = evaluate(rules, &input).map_err(|e| e.to_string())?;
     serde_json::to_value(&decision).map_err(|e| format!("cannot serialize the decision: {e}"))
 }

@@ -609,7 +609,10 @@ impl TriageInput {
         vars.push(("epss_known", Var::Bool(epss_known)));
         vars.push(("epss", Var::Float(epss)));
         vars.push(("epss_percentile", Var::Float(epss_percentile)));
-        vars.push(("exploit_maturity", Var::Str(maturity_str(s.exploit_maturity))));
+        vars.push((
+            "exploit_maturity",
+            Var::Str(maturity_str(s.exploit_maturity)),
+        ));
         let cvss = match &s.cvss {
             Some(c) => c.clone(),
             None => {
@@ -624,10 +627,21 @@ impl TriageInput {
         };
         let score = cvss.score.filter(|v| (0.0..=10.0).contains(v));
         vars.push(("cvss_known", Var::Bool(s.cvss.is_some() && score.is_some())));
-        vars.push(("cvss_score", Var::Float(a.or(score, 10.0, "CVSS score unknown or out of range: taken as 10.0"))));
+        vars.push((
+            "cvss_score",
+            Var::Float(a.or(
+                score,
+                10.0,
+                "CVSS score unknown or out of range: taken as 10.0",
+            )),
+        ));
         vars.push((
             "cvss_attack_vector",
-            Var::Str(av_str(a.or(cvss.attack_vector, AttackVector::Network, "CVSS attack vector unknown: taken as network"))),
+            Var::Str(av_str(a.or(
+                cvss.attack_vector,
+                AttackVector::Network,
+                "CVSS attack vector unknown: taken as network",
+            ))),
         ));
         vars.push((
             "cvss_privileges_required",
@@ -664,16 +678,27 @@ impl TriageInput {
         vars.push(("soup_record", Var::Bool(self.soup.is_some())));
         vars.push((
             "soup_class",
-            Var::Str(class_str(a.or(soup.safety_class, SafetyClass::C, "IEC 62304 class unknown: taken as C"))),
+            Var::Str(class_str(a.or(
+                soup.safety_class,
+                SafetyClass::C,
+                "IEC 62304 class unknown: taken as C",
+            ))),
         ));
-        vars.push(("soup_harm", Var::Int(a.or(soup.harm, Harm::H4, "harm unknown: taken as H4") as i64)));
+        vars.push((
+            "soup_harm",
+            Var::Int(a.or(soup.harm, Harm::H4, "harm unknown: taken as H4") as i64),
+        ));
         vars.push((
             "soup_exposure",
             Var::Int(a.or(soup.exposure, Exposure::X3, "exposure unknown: taken as X3") as i64),
         ));
         vars.push((
             "soup_auth_required",
-            Var::Bool(a.or(soup.auth_required, false, "authentication on the exposed interface unknown: taken as none")),
+            Var::Bool(a.or(
+                soup.auth_required,
+                false,
+                "authentication on the exposed interface unknown: taken as none",
+            )),
         ));
         vars.push((
             "soup_clinical_function",
@@ -685,7 +710,11 @@ impl TriageInput {
         ));
         vars.push((
             "soup_controls",
-            Var::Str(controls_str(a.or(soup.controls, Controls::None, "risk controls unknown: taken as none"))),
+            Var::Str(controls_str(a.or(
+                soup.controls,
+                Controls::None,
+                "risk controls unknown: taken as none",
+            ))),
         ));
 
         // events
@@ -702,28 +731,70 @@ impl TriageInput {
         vars.push(("event", Var::Str(event_str(e.reported))));
         vars.push(("serious_incident", Var::Bool(e.serious_incident)));
         vars.push(("public_health_threat", Var::Bool(e.public_health_threat)));
-        vars.push(("device_exploitation_observed", Var::Bool(e.device_exploitation_observed)));
+        vars.push((
+            "device_exploitation_observed",
+            Var::Bool(e.device_exploitation_observed),
+        ));
         vars.push(("remedial_action_needed", Var::Bool(remedial)));
-        vars.push(("serious_consequence_probable", Var::Bool(e.serious_consequence_probable)));
+        vars.push((
+            "serious_consequence_probable",
+            Var::Bool(e.serious_consequence_probable),
+        ));
 
         // device
         let d = &self.device;
-        let markets = a.or(d.markets.clone(), vec![Market::Us, Market::Eu], "markets unknown: taken as US and EU");
+        let markets = a.or(
+            d.markets.clone(),
+            vec![Market::Us, Market::Eu],
+            "markets unknown: taken as US and EU",
+        );
         vars.push(("market_us", Var::Bool(markets.contains(&Market::Us))));
         vars.push(("market_eu", Var::Bool(markets.contains(&Market::Eu))));
         vars.push((
             "us_pathway",
-            Var::Str(pathway_str(a.or(d.us_pathway, UsPathway::Pma, "US pathway unknown: taken as PMA"))),
+            Var::Str(pathway_str(a.or(
+                d.us_pathway,
+                UsPathway::Pma,
+                "US pathway unknown: taken as PMA",
+            ))),
         ));
-        vars.push(("eu_class", Var::Str(eu_class_str(a.or(d.eu_class, EuClass::III, "EU class unknown: taken as III")))));
-        vars.push(("implantable", Var::Bool(a.or(d.implantable, true, "implantable unknown: taken as yes"))));
+        vars.push((
+            "eu_class",
+            Var::Str(eu_class_str(a.or(
+                d.eu_class,
+                EuClass::III,
+                "EU class unknown: taken as III",
+            ))),
+        ));
+        vars.push((
+            "implantable",
+            Var::Bool(a.or(d.implantable, true, "implantable unknown: taken as yes")),
+        ));
         vars.push((
             "life_supporting",
-            Var::Bool(a.or(d.life_supporting, true, "life-supporting unknown: taken as yes")),
+            Var::Bool(a.or(
+                d.life_supporting,
+                true,
+                "life-supporting unknown: taken as yes",
+            )),
         ));
         vars.push(("legacy_mdd", Var::Bool(d.legacy_mdd)));
-        vars.push(("notified_body", Var::Bool(a.or(d.notified_body, true, "notified body unknown: taken as involved"))));
-        vars.push(("cyber_device", Var::Bool(a.or(d.cyber_device, true, "cyber device (524B) unknown: taken as yes"))));
+        vars.push((
+            "notified_body",
+            Var::Bool(a.or(
+                d.notified_body,
+                true,
+                "notified body unknown: taken as involved",
+            )),
+        ));
+        vars.push((
+            "cyber_device",
+            Var::Bool(a.or(
+                d.cyber_device,
+                true,
+                "cyber device (524B) unknown: taken as yes",
+            )),
+        ));
         vars.push((
             "isao_active",
             Var::Bool(a.or(
@@ -757,8 +828,14 @@ impl TriageInput {
             ("fix_changes_intended_use", fix.changes_intended_use),
             ("fix_changes_risk_controls", fix.changes_risk_controls),
             ("fix_new_serious_hazard", fix.new_serious_hazard),
-            ("fix_affects_clinical_performance", fix.affects_clinical_performance),
-            ("fix_affects_safety_effectiveness", fix.affects_safety_effectiveness),
+            (
+                "fix_affects_clinical_performance",
+                fix.affects_clinical_performance,
+            ),
+            (
+                "fix_affects_safety_effectiveness",
+                fix.affects_safety_effectiveness,
+            ),
             ("fix_changes_auth_or_crypto", fix.changes_auth_or_crypto),
             ("fix_adds_connectivity", fix.adds_connectivity),
             ("fix_changes_update_mechanism", fix.changes_update_mechanism),
@@ -776,7 +853,10 @@ impl TriageInput {
             .collect();
         let assessed = fix_present && fix.kind != FixKind::Unknown && unanswered.is_empty();
         if fix_present && !unanswered.is_empty() {
-            a.0.push(format!("fix not fully assessed, unanswered: {}", unanswered.join(", ")));
+            a.0.push(format!(
+                "fix not fully assessed, unanswered: {}",
+                unanswered.join(", ")
+            ));
         }
         if fix_present && fix.kind == FixKind::Unknown {
             a.0.push("fix kind unknown: change classification not assessed".into());
@@ -799,7 +879,12 @@ impl TriageInput {
 /// The names of every input variable the rules may read.
 pub fn input_variable_names() -> Vec<&'static str> {
     let probe = TriageInput::new(NaiveDate::default());
-    probe.resolve().vars.into_iter().map(|(name, _)| name).collect()
+    probe
+        .resolve()
+        .vars
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
 }
 
 #[cfg(test)]
@@ -822,8 +907,14 @@ mod tests {
         assert_eq!(var(&r, "market_us"), &Var::Bool(true));
         assert_eq!(var(&r, "market_eu"), &Var::Bool(true));
         assert_eq!(var(&r, "fix_assessed"), &Var::Bool(false));
-        assert!(r.assumptions.iter().any(|a| a.starts_with("no SOUP record")));
-        assert!(r.assumptions.iter().any(|a| a.starts_with("EPSS score unknown")));
+        assert!(r
+            .assumptions
+            .iter()
+            .any(|a| a.starts_with("no SOUP record")));
+        assert!(r
+            .assumptions
+            .iter()
+            .any(|a| a.starts_with("EPSS score unknown")));
     }
 
     #[test]
@@ -881,7 +972,10 @@ mod tests {
         let r = input.resolve();
         assert_eq!(var(&r, "fix_assessed"), &Var::Bool(false));
         assert_eq!(var(&r, "fix_regression_clean"), &Var::Bool(true));
-        assert!(r.assumptions.iter().any(|a| a.contains("unanswered") && a.contains("closed_loop")));
+        assert!(r
+            .assumptions
+            .iter()
+            .any(|a| a.contains("unanswered") && a.contains("closed_loop")));
     }
 
     #[test]

@@ -23,11 +23,13 @@ mod tests;
 
 pub use days::{add_days, DayKind};
 pub use eval::{
-    eval_json, evaluate, ChangeEu, ChangeUs, Decision, Exploitability, Levels, Notification, Priority, RiskClass,
-    TraceEntry,
+    eval_json, evaluate, ChangeEu, ChangeUs, Decision, Exploitability, Levels, Notification,
+    Priority, RiskClass, TraceEntry,
 };
 pub use input::TriageInput;
-pub use rules::{check, load_rules, Basis, RuleSet, RuleSummary, RulesError, RulesErrorKind, TableKind};
+pub use rules::{
+    check, load_rules, Basis, RuleSet, RuleSummary, RulesError, RulesErrorKind, TableKind,
+};
 pub use ticket::{transition, GuardContext, GuardError, TicketState};
 
 /// The shipped rules file, compiled into the binary as the default.

@@ -80,7 +80,12 @@ impl RulesError {
         }
     }
 
-    pub(crate) fn at(mut self, table: Option<&str>, rule: Option<&str>, field: Option<&str>) -> RulesError {
+    pub(crate) fn at(
+        mut self,
+        table: Option<&str>,
+        rule: Option<&str>,
+        field: Option<&str>,
+    ) -> RulesError {
         self.table = table.map(str::to_string);
         self.rule = rule.map(str::to_string);
         self.field = field.map(str::to_string);
@@ -101,7 +106,12 @@ impl RulesError {
         if place.is_empty() {
             format!("{}: {}", self.kind.label(), self.message)
         } else {
-            format!("{}: {}: {}", self.kind.label(), place.join(", "), self.message)
+            format!(
+                "{}: {}: {}",
+                self.kind.label(),
+                place.join(", "),
+                self.message
+            )
         }
     }
 }
@@ -215,9 +225,15 @@ impl Basis {
     }
 
     fn parse(text: &str) -> Option<Basis> {
-        [Basis::Law, Basis::Guidance, Basis::Std, Basis::Industry, Basis::Proposal]
-            .into_iter()
-            .find(|b| b.as_str() == text)
+        [
+            Basis::Law,
+            Basis::Guidance,
+            Basis::Std,
+            Basis::Industry,
+            Basis::Proposal,
+        ]
+        .into_iter()
+        .find(|b| b.as_str() == text)
     }
 }
 
@@ -307,10 +323,9 @@ pub fn load_rules(text: &str) -> Result<RuleSet, RulesError> {
     let mut errors = Vec::new();
     match parse(text, &mut errors) {
         Some(set) if errors.is_empty() => Ok(set),
-        _ => Err(errors
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| RulesError::new(RulesErrorKind::Structure, "rules file could not be loaded"))),
+        _ => Err(errors.into_iter().next().unwrap_or_else(|| {
+            RulesError::new(RulesErrorKind::Structure, "rules file could not be loaded")
+        })),
     }
 }
 
@@ -349,7 +364,12 @@ pub fn check(text: &str) -> Result<RuleSummary, Vec<RulesError>> {
         tables: set
             .tables
             .iter()
-            .map(|t| (t.kind.name().to_string(), t.rules.iter().map(|r| r.id.clone()).collect()))
+            .map(|t| {
+                (
+                    t.kind.name().to_string(),
+                    t.rules.iter().map(|r| r.id.clone()).collect(),
+                )
+            })
             .collect(),
         warnings,
     })
@@ -361,15 +381,27 @@ pub fn example_input(set: &RuleSet, example: &toml::Table) -> Result<TriageInput
         Some(b) => toml_to_json(&toml::Value::Table(b.clone())),
         None => serde_json::Value::Object(serde_json::Map::new()),
     };
-    merge(&mut base, toml_to_json(&toml::Value::Table(example.clone())));
+    merge(
+        &mut base,
+        toml_to_json(&toml::Value::Table(example.clone())),
+    );
     serde_json::from_value(base).map_err(|e| e.to_string())
 }
 
 /// Runs one rule's example and checks that the rule fired in its table.
-fn run_example(set: &RuleSet, kind: TableKind, rule: &Rule, example: &toml::Table) -> Result<(), RulesError> {
+fn run_example(
+    set: &RuleSet,
+    kind: TableKind,
+    rule: &Rule,
+    example: &toml::Table,
+) -> Result<(), RulesError> {
     let here = |e: RulesError| e.at(Some(kind.name()), Some(&rule.id), Some("example"));
-    let input = example_input(set, example)
-        .map_err(|m| here(RulesError::new(RulesErrorKind::Example, format!("not a valid triage input: {m}"))))?;
+    let input = example_input(set, example).map_err(|m| {
+        here(RulesError::new(
+            RulesErrorKind::Example,
+            format!("not a valid triage input: {m}"),
+        ))
+    })?;
     let decision = evaluate(set, &input).map_err(|e| {
         here(RulesError::new(
             RulesErrorKind::Example,
@@ -387,7 +419,10 @@ fn run_example(set: &RuleSet, kind: TableKind, rule: &Rule, example: &toml::Tabl
     } else {
         Err(here(RulesError::new(
             RulesErrorKind::Example,
-            format!("the example does not make this rule fire (fired: {})", fired.join(", ")),
+            format!(
+                "the example does not make this rule fire (fired: {})",
+                fired.join(", ")
+            ),
         )))
     }
 }
@@ -397,12 +432,18 @@ pub(crate) fn toml_to_json(value: &toml::Value) -> serde_json::Value {
     match value {
         toml::Value::String(s) => J::String(s.clone()),
         toml::Value::Integer(i) => J::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
         toml::Value::Boolean(b) => J::Bool(*b),
         // TOML dates (`awareness_date = 2026-03-02`) become their ISO text.
         toml::Value::Datetime(d) => J::String(d.to_string()),
         toml::Value::Array(items) => J::Array(items.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -426,7 +467,17 @@ pub(crate) fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
 const TOP_KEYS: [&str; 4] = ["version", "params", "example_base", "tables"];
 const TABLE_KEYS: [&str; 4] = ["name", "mode", "description", "rules"];
 const RULE_KEYS: [&str; 12] = [
-    "id", "when", "outcome", "rationale", "basis", "source", "flag", "example", "recipient", "days", "day_kind",
+    "id",
+    "when",
+    "outcome",
+    "rationale",
+    "basis",
+    "source",
+    "flag",
+    "example",
+    "recipient",
+    "days",
+    "day_kind",
     "note",
 ];
 
@@ -440,29 +491,51 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
     let doc: toml::Table = match text.parse::<toml::Table>() {
         Ok(doc) => doc,
         Err(e) => {
-            errors.push(err(RulesErrorKind::Syntax, e.to_string().trim_end().to_string()));
+            errors.push(err(
+                RulesErrorKind::Syntax,
+                e.to_string().trim_end().to_string(),
+            ));
             return None;
         }
     };
     for key in doc.keys() {
         if !TOP_KEYS.contains(&key.as_str()) {
-            errors.push(err(RulesErrorKind::Structure, format!("unknown top-level key `{key}`")).at(None, None, Some(key)));
+            errors.push(
+                err(
+                    RulesErrorKind::Structure,
+                    format!("unknown top-level key `{key}`"),
+                )
+                .at(None, None, Some(key)),
+            );
         }
     }
     let version = match doc.get("version") {
         Some(toml::Value::String(v)) if !v.trim().is_empty() => v.clone(),
         Some(_) => {
-            errors.push(err(RulesErrorKind::InvalidValue, "must be a non-empty string").at(None, None, Some("version")));
+            errors.push(
+                err(RulesErrorKind::InvalidValue, "must be a non-empty string").at(
+                    None,
+                    None,
+                    Some("version"),
+                ),
+            );
             String::new()
         }
         None => {
-            errors.push(err(RulesErrorKind::Structure, "missing file-level `version`").at(None, None, Some("version")));
+            errors.push(
+                err(RulesErrorKind::Structure, "missing file-level `version`").at(
+                    None,
+                    None,
+                    Some("version"),
+                ),
+            );
             String::new()
         }
     };
 
     let input_names: HashSet<&'static str> = input_variable_names().into_iter().collect();
-    let table_vars: HashSet<&'static str> = TableKind::ALL.iter().filter_map(|k| k.variable()).collect();
+    let table_vars: HashSet<&'static str> =
+        TableKind::ALL.iter().filter_map(|k| k.variable()).collect();
 
     let mut params = Vec::new();
     match doc.get("params") {
@@ -472,8 +545,11 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
                 let field = format!("params.{name}");
                 if input_names.contains(name.as_str()) || table_vars.contains(name.as_str()) {
                     errors.push(
-                        err(RulesErrorKind::InvalidValue, "parameter name clashes with an input or table variable")
-                            .at(None, None, Some(&field)),
+                        err(
+                            RulesErrorKind::InvalidValue,
+                            "parameter name clashes with an input or table variable",
+                        )
+                        .at(None, None, Some(&field)),
                     );
                     continue;
                 }
@@ -484,8 +560,11 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
                     toml::Value::String(s) => cel::Value::from(s.clone()),
                     _ => {
                         errors.push(
-                            err(RulesErrorKind::InvalidValue, "a parameter must be a number, boolean or string")
-                                .at(None, None, Some(&field)),
+                            err(
+                                RulesErrorKind::InvalidValue,
+                                "a parameter must be a number, boolean or string",
+                            )
+                            .at(None, None, Some(&field)),
                         );
                         continue;
                     }
@@ -493,14 +572,22 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
                 params.push((name.clone(), v));
             }
         }
-        Some(_) => errors.push(err(RulesErrorKind::InvalidValue, "must be a table").at(None, None, Some("params"))),
+        Some(_) => errors.push(err(RulesErrorKind::InvalidValue, "must be a table").at(
+            None,
+            None,
+            Some("params"),
+        )),
     }
 
     let example_base = match doc.get("example_base") {
         None => None,
         Some(toml::Value::Table(t)) => Some(t.clone()),
         Some(_) => {
-            errors.push(err(RulesErrorKind::InvalidValue, "must be a table").at(None, None, Some("example_base")));
+            errors.push(err(RulesErrorKind::InvalidValue, "must be a table").at(
+                None,
+                None,
+                Some("example_base"),
+            ));
             None
         }
     };
@@ -508,11 +595,21 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
     let raw_tables = match doc.get("tables") {
         Some(toml::Value::Array(items)) => items.as_slice(),
         Some(_) => {
-            errors.push(err(RulesErrorKind::InvalidValue, "must be an array of tables ([[tables]])").at(None, None, Some("tables")));
+            errors.push(
+                err(
+                    RulesErrorKind::InvalidValue,
+                    "must be an array of tables ([[tables]])",
+                )
+                .at(None, None, Some("tables")),
+            );
             &[]
         }
         None => {
-            errors.push(err(RulesErrorKind::Structure, "no [[tables]]").at(None, None, Some("tables")));
+            errors.push(err(RulesErrorKind::Structure, "no [[tables]]").at(
+                None,
+                None,
+                Some("tables"),
+            ));
             &[]
         }
     };
@@ -526,21 +623,31 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
     let mut last_kind: Option<TableKind> = None;
     for (index, raw) in raw_tables.iter().enumerate() {
         let Some(raw) = raw.as_table() else {
-            errors.push(err(RulesErrorKind::InvalidValue, format!("tables[{index}] is not a table")));
+            errors.push(err(
+                RulesErrorKind::InvalidValue,
+                format!("tables[{index}] is not a table"),
+            ));
             continue;
         };
         let name = raw.get("name").and_then(toml::Value::as_str).unwrap_or("");
         let Some(kind) = TableKind::from_name(name) else {
             let known: Vec<&str> = TableKind::ALL.iter().map(|k| k.name()).collect();
             errors.push(
-                err(RulesErrorKind::Structure, format!("tables[{index}]: unknown or missing table name `{name}` (known: {})", known.join(", ")))
-                    .at(None, None, Some("name")),
+                err(
+                    RulesErrorKind::Structure,
+                    format!(
+                        "tables[{index}]: unknown or missing table name `{name}` (known: {})",
+                        known.join(", ")
+                    ),
+                )
+                .at(None, None, Some("name")),
             );
             continue;
         };
         let tname = Some(kind.name());
         if tables.iter().any(|t| t.kind == kind) {
-            errors.push(err(RulesErrorKind::Structure, "table appears twice").at(tname, None, None));
+            errors
+                .push(err(RulesErrorKind::Structure, "table appears twice").at(tname, None, None));
             continue;
         }
         if last_kind.is_some_and(|prev| prev > kind) {
@@ -553,23 +660,45 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
         last_kind = Some(kind);
         for key in raw.keys() {
             if !TABLE_KEYS.contains(&key.as_str()) {
-                errors.push(err(RulesErrorKind::Structure, format!("unknown key `{key}`")).at(tname, None, Some(key)));
+                errors.push(
+                    err(RulesErrorKind::Structure, format!("unknown key `{key}`")).at(
+                        tname,
+                        None,
+                        Some(key),
+                    ),
+                );
             }
         }
         match raw.get("mode").and_then(toml::Value::as_str) {
             Some(mode) if mode == kind.mode() => {}
             Some(mode) => errors.push(
-                err(RulesErrorKind::InvalidValue, format!("mode `{mode}`: this table is `{}`", kind.mode())).at(tname, None, Some("mode")),
+                err(
+                    RulesErrorKind::InvalidValue,
+                    format!("mode `{mode}`: this table is `{}`", kind.mode()),
+                )
+                .at(tname, None, Some("mode")),
             ),
             None => errors.push(
-                err(RulesErrorKind::Structure, format!("missing `mode` (must be `{}`)", kind.mode())).at(tname, None, Some("mode")),
+                err(
+                    RulesErrorKind::Structure,
+                    format!("missing `mode` (must be `{}`)", kind.mode()),
+                )
+                .at(tname, None, Some("mode")),
             ),
         }
-        let description = raw.get("description").and_then(toml::Value::as_str).unwrap_or("").to_string();
+        let description = raw
+            .get("description")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let raw_rules = match raw.get("rules") {
             Some(toml::Value::Array(items)) => items.as_slice(),
             _ => {
-                errors.push(err(RulesErrorKind::Structure, "no [[tables.rules]]").at(tname, None, Some("rules")));
+                errors.push(err(RulesErrorKind::Structure, "no [[tables.rules]]").at(
+                    tname,
+                    None,
+                    Some("rules"),
+                ));
                 &[]
             }
         };
@@ -582,14 +711,24 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
         }
         let mut rules = Vec::new();
         for (rindex, raw_rule) in raw_rules.iter().enumerate() {
-            if let Some(rule) = parse_rule(kind, rindex, raw_rule, &table_visible, &mut seen_ids, errors) {
+            if let Some(rule) = parse_rule(
+                kind,
+                rindex,
+                raw_rule,
+                &table_visible,
+                &mut seen_ids,
+                errors,
+            ) {
                 rules.push(rule);
             }
         }
         match raw_rules.last() {
             None => {}
             Some(last) => {
-                let when = last.get("when").and_then(toml::Value::as_str).map(str::trim);
+                let when = last
+                    .get("when")
+                    .and_then(toml::Value::as_str)
+                    .map(str::trim);
                 if when != Some("true") {
                     let id = last.get("id").and_then(toml::Value::as_str);
                     errors.push(
@@ -600,7 +739,11 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
             }
         }
         if raw_rules.is_empty() {
-            errors.push(err(RulesErrorKind::NoCatchAll, "table has no rules").at(tname, None, Some("rules")));
+            errors.push(err(RulesErrorKind::NoCatchAll, "table has no rules").at(
+                tname,
+                None,
+                Some("rules"),
+            ));
         }
         tables.push(Table {
             kind,
@@ -610,7 +753,13 @@ fn parse(text: &str, errors: &mut Vec<RulesError>) -> Option<RuleSet> {
     }
     for kind in TableKind::ALL {
         if !raw_tables.is_empty() && !tables.iter().any(|t| t.kind == kind) {
-            errors.push(err(RulesErrorKind::Structure, "required table is missing").at(Some(kind.name()), None, None));
+            errors.push(
+                err(RulesErrorKind::Structure, "required table is missing").at(
+                    Some(kind.name()),
+                    None,
+                    None,
+                ),
+            );
         }
     }
     tables.sort_by_key(|t| t.kind);
@@ -633,31 +782,61 @@ fn parse_rule(
 ) -> Option<Rule> {
     let tname = Some(kind.name());
     let Some(raw) = raw.as_table() else {
-        errors.push(err(RulesErrorKind::InvalidValue, format!("rules[{index}] is not a table")).at(tname, None, None));
+        errors.push(
+            err(
+                RulesErrorKind::InvalidValue,
+                format!("rules[{index}] is not a table"),
+            )
+            .at(tname, None, None),
+        );
         return None;
     };
     let before = errors.len();
     let id = match raw.get("id").and_then(toml::Value::as_str) {
         Some(id) if !id.trim().is_empty() => id.to_string(),
         _ => {
-            errors.push(err(RulesErrorKind::Structure, format!("rules[{index}] has no `id`")).at(tname, None, Some("id")));
+            errors.push(
+                err(
+                    RulesErrorKind::Structure,
+                    format!("rules[{index}] has no `id`"),
+                )
+                .at(tname, None, Some("id")),
+            );
             format!("#{index}")
         }
     };
     let rid = Some(id.as_str());
     if !seen_ids.insert(id.clone()) {
-        errors.push(err(RulesErrorKind::DuplicateId, "this id is already used by another rule").at(tname, rid, Some("id")));
+        errors.push(
+            err(
+                RulesErrorKind::DuplicateId,
+                "this id is already used by another rule",
+            )
+            .at(tname, rid, Some("id")),
+        );
     }
     for key in raw.keys() {
         if !RULE_KEYS.contains(&key.as_str()) {
-            errors.push(err(RulesErrorKind::Structure, format!("unknown key `{key}`")).at(tname, rid, Some(key)));
+            errors.push(
+                err(RulesErrorKind::Structure, format!("unknown key `{key}`")).at(
+                    tname,
+                    rid,
+                    Some(key),
+                ),
+            );
         }
     }
     let text = |field: &str, errors: &mut Vec<RulesError>| -> String {
         match raw.get(field) {
             Some(toml::Value::String(s)) if !s.trim().is_empty() => s.clone(),
             Some(_) => {
-                errors.push(err(RulesErrorKind::InvalidValue, "must be a non-empty string").at(tname, rid, Some(field)));
+                errors.push(
+                    err(RulesErrorKind::InvalidValue, "must be a non-empty string").at(
+                        tname,
+                        rid,
+                        Some(field),
+                    ),
+                );
                 String::new()
             }
             None => {
@@ -673,15 +852,24 @@ fn parse_rule(
     let basis = Basis::parse(&basis_text);
     if basis.is_none() && !basis_text.is_empty() {
         errors.push(
-            err(RulesErrorKind::InvalidValue, format!("`{basis_text}` is not one of LAW, GUIDANCE, STD, INDUSTRY, PROPOSAL"))
-                .at(tname, rid, Some("basis")),
+            err(
+                RulesErrorKind::InvalidValue,
+                format!("`{basis_text}` is not one of LAW, GUIDANCE, STD, INDUSTRY, PROPOSAL"),
+            )
+            .at(tname, rid, Some("basis")),
         );
     }
     let flag = match raw.get("flag") {
         None => None,
         Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
         Some(_) => {
-            errors.push(err(RulesErrorKind::InvalidValue, "must be a non-empty string").at(tname, rid, Some("flag")));
+            errors.push(
+                err(RulesErrorKind::InvalidValue, "must be a non-empty string").at(
+                    tname,
+                    rid,
+                    Some("flag"),
+                ),
+            );
             None
         }
     };
@@ -689,7 +877,13 @@ fn parse_rule(
         None => None,
         Some(toml::Value::Table(t)) => Some(t.clone()),
         Some(_) => {
-            errors.push(err(RulesErrorKind::InvalidValue, "must be a table of input overrides").at(tname, rid, Some("example")));
+            errors.push(
+                err(
+                    RulesErrorKind::InvalidValue,
+                    "must be a table of input overrides",
+                )
+                .at(tname, rid, Some("example")),
+            );
             None
         }
     };
@@ -701,21 +895,30 @@ fn parse_rule(
             Ok(p) => {
                 for name in free_variables(p.expression()) {
                     if !visible.contains(&name) {
-                        let later = TableKind::ALL.iter().any(|k| k.variable() == Some(name.as_str()));
+                        let later = TableKind::ALL
+                            .iter()
+                            .any(|k| k.variable() == Some(name.as_str()));
                         let why = if later {
                             format!("`{name}` is decided by a later table and cannot be read here")
                         } else {
                             format!("`{name}` is not an input variable, a parameter or a table outcome (see docs/rules.md)")
                         };
-                        errors.push(err(RulesErrorKind::UnknownVariable, why).at(tname, rid, Some("when")));
+                        errors.push(err(RulesErrorKind::UnknownVariable, why).at(
+                            tname,
+                            rid,
+                            Some("when"),
+                        ));
                     }
                 }
                 Some(p)
             }
             Err(e) => {
                 errors.push(
-                    err(RulesErrorKind::Expression, format!("does not compile: {}", e.to_string().replace('\n', " ")))
-                        .at(tname, rid, Some("when")),
+                    err(
+                        RulesErrorKind::Expression,
+                        format!("does not compile: {}", e.to_string().replace('\n', " ")),
+                    )
+                    .at(tname, rid, Some("when")),
                 );
                 None
             }
@@ -752,23 +955,54 @@ fn parse_outcome(
     };
     if kind == TableKind::Notifications {
         if raw.contains_key("outcome") {
-            return bad(errors, "notification rules use recipient/days/day_kind/note, not `outcome`".into(), "outcome");
+            return bad(
+                errors,
+                "notification rules use recipient/days/day_kind/note, not `outcome`".into(),
+                "outcome",
+            );
         }
-        let recipient = raw.get("recipient").and_then(toml::Value::as_str).unwrap_or("").trim().to_string();
+        let recipient = raw
+            .get("recipient")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_string();
         if recipient.is_empty() {
             return bad(errors, "missing or empty recipient".into(), "recipient");
         }
-        let days = match raw.get("days").and_then(toml::Value::as_integer).map(u32::try_from) {
+        let days = match raw
+            .get("days")
+            .and_then(toml::Value::as_integer)
+            .map(u32::try_from)
+        {
             Some(Ok(d)) if d <= 3660 => d,
-            _ => return bad(errors, "days must be an integer from 0 to 3660".into(), "days"),
-        };
-        let day_kind = match raw.get("day_kind").and_then(toml::Value::as_str).and_then(DayKind::parse) {
-            Some(k) => k,
-            None => {
-                return bad(errors, "day_kind must be calendar, working or calendar_next_working_day".into(), "day_kind")
+            _ => {
+                return bad(
+                    errors,
+                    "days must be an integer from 0 to 3660".into(),
+                    "days",
+                )
             }
         };
-        let note = raw.get("note").and_then(toml::Value::as_str).unwrap_or("").to_string();
+        let day_kind = match raw
+            .get("day_kind")
+            .and_then(toml::Value::as_str)
+            .and_then(DayKind::parse)
+        {
+            Some(k) => k,
+            None => {
+                return bad(
+                    errors,
+                    "day_kind must be calendar, working or calendar_next_working_day".into(),
+                    "day_kind",
+                )
+            }
+        };
+        let note = raw
+            .get("note")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("")
+            .to_string();
         return Some(Outcome::Notify(NotifySpec {
             recipient,
             days,
@@ -778,7 +1012,11 @@ fn parse_outcome(
     }
     for field in ["recipient", "days", "day_kind", "note"] {
         if raw.contains_key(field) {
-            return bad(errors, "only notification rules have this field".into(), field);
+            return bad(
+                errors,
+                "only notification rules have this field".into(),
+                field,
+            );
         }
     }
     let Some(value) = raw.get("outcome") else {
@@ -820,11 +1058,17 @@ fn parse_outcome(
                 TableKind::Exploitability => "low, medium, high",
                 TableKind::Priority => "P0..P4",
                 TableKind::Risk => "controlled, uncontrolled",
-                TableKind::ChangeUs => "document_only, premarket_review, new_submission_likely, within_pccp",
+                TableKind::ChangeUs => {
+                    "document_only, premarket_review, new_submission_likely, within_pccp"
+                }
                 TableKind::ChangeEu => "non_significant, potentially_significant, significant",
                 TableKind::Fsca | TableKind::Notifications => "",
             };
-            bad(errors, format!("`{value}` is not one of {expected}"), "outcome")
+            bad(
+                errors,
+                format!("`{value}` is not one of {expected}"),
+                "outcome",
+            )
         }
     }
 }

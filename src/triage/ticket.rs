@@ -45,7 +45,10 @@ pub enum NotificationState {
 
 impl NotificationState {
     fn is_sent(self) -> bool {
-        matches!(self, NotificationState::Sent | NotificationState::Acknowledged)
+        matches!(
+            self,
+            NotificationState::Sent | NotificationState::Acknowledged
+        )
     }
 }
 
@@ -119,7 +122,10 @@ pub enum GuardError {
     #[error("a deferral needs a rationale and a re-review date")]
     MissingDeferral,
     #[error("notification `{rule}` is {state:?}, not SENT or NOT_REQUIRED")]
-    NotificationOpen { rule: String, state: NotificationState },
+    NotificationOpen {
+        rule: String,
+        state: NotificationState,
+    },
     #[error("notification `{rule}` is NOT_REQUIRED without a rationale")]
     NotRequiredWithoutRationale { rule: String },
     #[error("notification `{rule}` must be SENT before closing ({why})")]
@@ -172,7 +178,11 @@ const FSCA_REQUIRED: [&str; 2] = ["d-eu3", "d-eu4"];
 
 fn close_guards(from: TicketState, ctx: &GuardContext) -> Result<(), GuardError> {
     if ctx.risk == Some(RiskClass::Uncontrolled) {
-        for task in ctx.notifications.iter().filter(|t| UNCONTROLLED_REQUIRED.contains(&t.rule.as_str())) {
+        for task in ctx
+            .notifications
+            .iter()
+            .filter(|t| UNCONTROLLED_REQUIRED.contains(&t.rule.as_str()))
+        {
             if !task.state.is_sent() {
                 return Err(GuardError::RequiredNotificationNotSent {
                     rule: task.rule.clone(),
@@ -183,7 +193,10 @@ fn close_guards(from: TicketState, ctx: &GuardContext) -> Result<(), GuardError>
     }
     if ctx.fsca {
         for rule in FSCA_REQUIRED {
-            let sent = ctx.notifications.iter().any(|t| t.rule == rule && t.state.is_sent());
+            let sent = ctx
+                .notifications
+                .iter()
+                .any(|t| t.rule == rule && t.state.is_sent());
             if !sent {
                 return Err(GuardError::RequiredNotificationNotSent {
                     rule: rule.to_string(),
@@ -196,8 +209,14 @@ fn close_guards(from: TicketState, ctx: &GuardContext) -> Result<(), GuardError>
         match task.state {
             NotificationState::Sent | NotificationState::Acknowledged => {}
             NotificationState::NotRequired => {
-                if task.rationale.as_deref().is_none_or(|r| r.trim().is_empty()) {
-                    return Err(GuardError::NotRequiredWithoutRationale { rule: task.rule.clone() });
+                if task
+                    .rationale
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty())
+                {
+                    return Err(GuardError::NotRequiredWithoutRationale {
+                        rule: task.rule.clone(),
+                    });
                 }
             }
             state => {
@@ -213,7 +232,10 @@ fn close_guards(from: TicketState, ctx: &GuardContext) -> Result<(), GuardError>
         let checks = [
             (v.resolved, "(a) problem resolved"),
             (v.trend_reversed, "(b) adverse trends reversed"),
-            (v.correct_software, "(c) change implemented in the correct software"),
+            (
+                v.correct_software,
+                "(c) change implemented in the correct software",
+            ),
             (v.no_new_problems, "(d) no new problems introduced"),
         ];
         if let Some((_, what)) = checks.iter().find(|(ok, _)| !ok) {
@@ -230,19 +252,27 @@ fn close_guards(from: TicketState, ctx: &GuardContext) -> Result<(), GuardError>
 }
 
 /// Checks whether a ticket may move from `from` to `to` given `ctx`.
-pub fn transition(from: TicketState, to: TicketState, ctx: &GuardContext) -> Result<(), GuardError> {
+pub fn transition(
+    from: TicketState,
+    to: TicketState,
+    ctx: &GuardContext,
+) -> Result<(), GuardError> {
     use TicketState::*;
     if !edge_exists(from, to) {
         return Err(GuardError::NotAllowed { from, to });
     }
     match to {
-        VexPublished if !ctx.not_affected_signed_off => Err(GuardError::MissingSignoff("not-affected rationale (a1.3)")),
+        VexPublished if !ctx.not_affected_signed_off => {
+            Err(GuardError::MissingSignoff("not-affected rationale (a1.3)"))
+        }
         RegulatoryAssessed => match (ctx.risk, ctx.risk_signed_off) {
             (None, _) => Err(GuardError::RiskUndetermined),
             (Some(_), false) => Err(GuardError::MissingSignoff("risk owner (B-b)")),
             (Some(_), true) => Ok(()),
         },
-        ChangeRequested if !ctx.regulatory_signed_off => Err(GuardError::MissingSignoff("RA/PRRC (B-c/B-d)")),
+        ChangeRequested if !ctx.regulatory_signed_off => {
+            Err(GuardError::MissingSignoff("RA/PRRC (B-c/B-d)"))
+        }
         Deferred => {
             match ctx.risk {
                 None => return Err(GuardError::RiskUndetermined),
@@ -257,12 +287,22 @@ pub fn transition(from: TicketState, to: TicketState, ctx: &GuardContext) -> Res
                 _ => Err(GuardError::MissingDeferral),
             }
         }
-        CrApproved if ctx.cr_approved_by.as_deref().is_none_or(|w| w.trim().is_empty()) => {
+        CrApproved
+            if ctx
+                .cr_approved_by
+                .as_deref()
+                .is_none_or(|w| w.trim().is_empty()) =>
+        {
             Err(GuardError::MissingCrApproval)
         }
         Released if !ctx.test_record => Err(GuardError::MissingTestRecord),
         Closed => close_guards(from, ctx),
-        Reopened if ctx.reopen_reason.as_deref().is_none_or(|r| r.trim().is_empty()) => {
+        Reopened
+            if ctx
+                .reopen_reason
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty()) =>
+        {
             Err(GuardError::MissingReopenReason)
         }
         _ => Ok(()),
@@ -327,11 +367,23 @@ mod tests {
             Closed,
         ];
         for pair in change_path.windows(2) {
-            assert_eq!(transition(pair[0], pair[1], &ctx), Ok(()), "{:?} -> {:?}", pair[0], pair[1]);
+            assert_eq!(
+                transition(pair[0], pair[1], &ctx),
+                Ok(()),
+                "{:?} -> {:?}",
+                pair[0],
+                pair[1]
+            );
         }
         let not_affected = [New, ApplicabilityCheck, NotAffected, VexPublished, Closed];
         for pair in not_affected.windows(2) {
-            assert_eq!(transition(pair[0], pair[1], &ctx), Ok(()), "{:?} -> {:?}", pair[0], pair[1]);
+            assert_eq!(
+                transition(pair[0], pair[1], &ctx),
+                Ok(()),
+                "{:?} -> {:?}",
+                pair[0],
+                pair[1]
+            );
         }
         assert_eq!(transition(RegulatoryAssessed, Deferred, &ctx), Ok(()));
         assert_eq!(transition(Verifying, Implementing, &ctx), Ok(()));
@@ -341,8 +393,17 @@ mod tests {
     #[test]
     fn edges_outside_the_diagram_are_refused() {
         let ctx = all_done();
-        for (from, to) in [(New, Closed), (UnderInvestigation, Closed), (Deferred, Closed), (Implementing, Released), (Closed, New)] {
-            assert_eq!(transition(from, to, &ctx), Err(GuardError::NotAllowed { from, to }));
+        for (from, to) in [
+            (New, Closed),
+            (UnderInvestigation, Closed),
+            (Deferred, Closed),
+            (Implementing, Released),
+            (Closed, New),
+        ] {
+            assert_eq!(
+                transition(from, to, &ctx),
+                Err(GuardError::NotAllowed { from, to })
+            );
         }
         assert_eq!(
             transition(Reopened, Reopened, &ctx),
@@ -360,30 +421,48 @@ mod tests {
             assert_eq!(transition(from, Reopened, &ctx), Ok(()));
         }
         ctx.reopen_reason = Some("  ".into());
-        assert_eq!(transition(Deferred, Reopened, &ctx), Err(GuardError::MissingReopenReason));
+        assert_eq!(
+            transition(Deferred, Reopened, &ctx),
+            Err(GuardError::MissingReopenReason)
+        );
         ctx.reopen_reason = None;
-        assert_eq!(transition(Closed, Reopened, &ctx), Err(GuardError::MissingReopenReason));
+        assert_eq!(
+            transition(Closed, Reopened, &ctx),
+            Err(GuardError::MissingReopenReason)
+        );
     }
 
     #[test]
     fn deferral_refused_for_uncontrolled_or_unassessed_risk() {
         let mut ctx = all_done();
         ctx.risk = Some(RiskClass::Uncontrolled);
-        assert_eq!(transition(RegulatoryAssessed, Deferred, &ctx), Err(GuardError::UncontrolledRiskDeferral));
+        assert_eq!(
+            transition(RegulatoryAssessed, Deferred, &ctx),
+            Err(GuardError::UncontrolledRiskDeferral)
+        );
         ctx.risk = None;
-        assert_eq!(transition(RegulatoryAssessed, Deferred, &ctx), Err(GuardError::RiskUndetermined));
+        assert_eq!(
+            transition(RegulatoryAssessed, Deferred, &ctx),
+            Err(GuardError::RiskUndetermined)
+        );
     }
 
     #[test]
     fn deferral_needs_rationale_and_signoff() {
         let mut ctx = all_done();
         ctx.deferral = None;
-        assert_eq!(transition(RegulatoryAssessed, Deferred, &ctx), Err(GuardError::MissingDeferral));
+        assert_eq!(
+            transition(RegulatoryAssessed, Deferred, &ctx),
+            Err(GuardError::MissingDeferral)
+        );
         ctx.deferral = Some(Deferral {
             rationale: " ".into(),
             re_review: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
         });
-        assert_eq!(transition(RegulatoryAssessed, Deferred, &ctx), Err(GuardError::MissingDeferral));
+        assert_eq!(
+            transition(RegulatoryAssessed, Deferred, &ctx),
+            Err(GuardError::MissingDeferral)
+        );
         let mut ctx = all_done();
         ctx.regulatory_signed_off = false;
         assert_eq!(
@@ -396,7 +475,10 @@ mod tests {
     fn signoff_guards() {
         let mut ctx = all_done();
         ctx.not_affected_signed_off = false;
-        assert!(matches!(transition(NotAffected, VexPublished, &ctx), Err(GuardError::MissingSignoff(_))));
+        assert!(matches!(
+            transition(NotAffected, VexPublished, &ctx),
+            Err(GuardError::MissingSignoff(_))
+        ));
         let mut ctx = all_done();
         ctx.risk_signed_off = false;
         assert_eq!(
@@ -404,20 +486,32 @@ mod tests {
             Err(GuardError::MissingSignoff("risk owner (B-b)"))
         );
         ctx.risk = None;
-        assert_eq!(transition(RiskAssessed, RegulatoryAssessed, &ctx), Err(GuardError::RiskUndetermined));
+        assert_eq!(
+            transition(RiskAssessed, RegulatoryAssessed, &ctx),
+            Err(GuardError::RiskUndetermined)
+        );
         let mut ctx = all_done();
         ctx.regulatory_signed_off = false;
-        assert!(matches!(transition(RegulatoryAssessed, ChangeRequested, &ctx), Err(GuardError::MissingSignoff(_))));
+        assert!(matches!(
+            transition(RegulatoryAssessed, ChangeRequested, &ctx),
+            Err(GuardError::MissingSignoff(_))
+        ));
     }
 
     #[test]
     fn change_control_guards() {
         let mut ctx = all_done();
         ctx.cr_approved_by = None;
-        assert_eq!(transition(ChangeRequested, CrApproved, &ctx), Err(GuardError::MissingCrApproval));
+        assert_eq!(
+            transition(ChangeRequested, CrApproved, &ctx),
+            Err(GuardError::MissingCrApproval)
+        );
         let mut ctx = all_done();
         ctx.test_record = false;
-        assert_eq!(transition(Verifying, Released, &ctx), Err(GuardError::MissingTestRecord));
+        assert_eq!(
+            transition(Verifying, Released, &ctx),
+            Err(GuardError::MissingTestRecord)
+        );
     }
 
     #[test]
@@ -449,7 +543,8 @@ mod tests {
             transition(DeploymentMonitoring, Closed, &ctx),
             Err(GuardError::RequiredNotificationNotSent { rule, .. }) if rule == "d-eu4"
         ));
-        ctx.notifications.push(task("d-eu4", NotificationState::Approved));
+        ctx.notifications
+            .push(task("d-eu4", NotificationState::Approved));
         assert!(matches!(
             transition(DeploymentMonitoring, Closed, &ctx),
             Err(GuardError::RequiredNotificationNotSent { rule, .. }) if rule == "d-eu4"
@@ -461,7 +556,8 @@ mod tests {
     #[test]
     fn close_refused_while_any_notification_open_or_unjustified() {
         let mut ctx = all_done();
-        ctx.notifications.push(task("d-eu8-annual", NotificationState::Drafted));
+        ctx.notifications
+            .push(task("d-eu8-annual", NotificationState::Drafted));
         assert_eq!(
             transition(VexPublished, Closed, &ctx),
             Err(GuardError::NotificationOpen {
@@ -470,13 +566,19 @@ mod tests {
             })
         );
         ctx.notifications[1].state = NotificationState::Overdue;
-        assert!(matches!(transition(DeploymentMonitoring, Closed, &ctx), Err(GuardError::NotificationOpen { .. })));
+        assert!(matches!(
+            transition(DeploymentMonitoring, Closed, &ctx),
+            Err(GuardError::NotificationOpen { .. })
+        ));
         ctx.notifications[1].state = NotificationState::NotRequired;
         assert_eq!(
             transition(DeploymentMonitoring, Closed, &ctx),
-            Err(GuardError::NotRequiredWithoutRationale { rule: "d-eu8-annual".into() })
+            Err(GuardError::NotRequiredWithoutRationale {
+                rule: "d-eu8-annual".into()
+            })
         );
-        ctx.notifications[1].rationale = Some("class I device: PMS report updated when necessary".into());
+        ctx.notifications[1].rationale =
+            Some("class I device: PMS report updated when necessary".into());
         assert_eq!(transition(DeploymentMonitoring, Closed, &ctx), Ok(()));
     }
 
@@ -484,23 +586,44 @@ mod tests {
     fn close_needs_verification_risk_file_and_trend() {
         let checks: [(fn(&mut GuardContext), &str); 4] = [
             (|c| c.verification.resolved = false, "(a) problem resolved"),
-            (|c| c.verification.trend_reversed = false, "(b) adverse trends reversed"),
-            (|c| c.verification.correct_software = false, "(c) change implemented in the correct software"),
-            (|c| c.verification.no_new_problems = false, "(d) no new problems introduced"),
+            (
+                |c| c.verification.trend_reversed = false,
+                "(b) adverse trends reversed",
+            ),
+            (
+                |c| c.verification.correct_software = false,
+                "(c) change implemented in the correct software",
+            ),
+            (
+                |c| c.verification.no_new_problems = false,
+                "(d) no new problems introduced",
+            ),
         ];
         for (breaker, what) in checks {
             let mut ctx = all_done();
             breaker(&mut ctx);
-            assert_eq!(transition(DeploymentMonitoring, Closed, &ctx), Err(GuardError::VerificationIncomplete(what)));
+            assert_eq!(
+                transition(DeploymentMonitoring, Closed, &ctx),
+                Err(GuardError::VerificationIncomplete(what))
+            );
             // the not-affected path made no change, so 9.7 does not apply there
             assert_eq!(transition(VexPublished, Closed, &ctx), Ok(()));
         }
         let mut ctx = all_done();
         ctx.risk_file_updated = false;
-        assert_eq!(transition(DeploymentMonitoring, Closed, &ctx), Err(GuardError::RiskFileNotUpdated));
+        assert_eq!(
+            transition(DeploymentMonitoring, Closed, &ctx),
+            Err(GuardError::RiskFileNotUpdated)
+        );
         let mut ctx = all_done();
         ctx.trend_record_written = false;
-        assert_eq!(transition(DeploymentMonitoring, Closed, &ctx), Err(GuardError::TrendRecordMissing));
-        assert_eq!(transition(VexPublished, Closed, &ctx), Err(GuardError::TrendRecordMissing));
+        assert_eq!(
+            transition(DeploymentMonitoring, Closed, &ctx),
+            Err(GuardError::TrendRecordMissing)
+        );
+        assert_eq!(
+            transition(VexPublished, Closed, &ctx),
+            Err(GuardError::TrendRecordMissing)
+        );
     }
 }

@@ -30,18 +30,34 @@ pub fn cli(args: &[&str]) -> (i32, String, String) {
 
 /// Makes a token with the offline CLI (the data folder must not be held by a daemon).
 pub fn make_token(data: &Path, name: &str, role: &str) -> String {
-    let (code, out, err) = cli(&["token", "create", "--data", data.to_str().unwrap(), "--name", name, "--role", role]);
+    let (code, out, err) = cli(&[
+        "token",
+        "create",
+        "--data",
+        data.to_str().unwrap(),
+        "--name",
+        name,
+        "--role",
+        role,
+    ]);
     assert_eq!(code, 0, "token create failed: {err}");
     out.trim().to_string()
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
 }
 
 /// A running daemon, stopped with SIGTERM when dropped.
@@ -57,7 +73,13 @@ impl Daemon {
         let listen = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(data.with_extension("log")).unwrap();
         let child = Command::new(bin())
-            .args(["serve", "--data", data.to_str().unwrap(), "--listen", &listen])
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                &listen,
+            ])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -99,7 +121,9 @@ impl Daemon {
     }
 
     fn terminate(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
