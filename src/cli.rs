@@ -62,6 +62,9 @@ enum Command {
     /// Version ordering per ecosystem, as the matcher uses it.
     #[command(subcommand)]
     Versions(VersionsCmd),
+    /// Regulatory triage rules: validate a rules file, or evaluate one triage input offline.
+    #[command(subcommand)]
+    Rules(RulesCmd),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -102,6 +105,19 @@ enum VersionsCmd {
         ecosystem: String,
         #[arg(required = true, num_args = 1..=2)]
         versions: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Validate a rules file: syntax, expressions, ids, catch-alls, and every rule's example.
+    Check { file: PathBuf },
+    /// Evaluate one triage input (JSON, see docs/rules.md) and print the decision as JSON.
+    Eval {
+        /// Rules file (default: the shipped config/rules.toml, compiled in).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        input: PathBuf,
     },
 }
 
@@ -216,6 +232,19 @@ enum AuditCmd {
     },
 }
 
+/// Writes to stdout, ignoring a closed pipe (`soupwatch scan ... | head`): the output is
+/// unwanted then, and the command still ends with its own exit code instead of a panic.
+fn out_raw(s: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
+macro_rules! outln {
+    ($($t:tt)*) => {
+        out_raw(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
 /// A command's failure: the exit code and one line for stderr.
 #[derive(Debug)]
 pub struct CliError {
@@ -273,7 +302,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), CliError> {
     let s = serde_json::to_string_pretty(v).map_err(CliError::input)?;
-    println!("{s}");
+    outln!("{s}");
     Ok(())
 }
 
@@ -310,6 +339,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             ecosystem,
             versions,
         }) => versions_compare(&ecosystem, &versions),
+        Command::Rules(r) => rules(r),
         Command::Sbom(SbomCmd::Inspect { lenient, file }) => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| CliError::input(format!("cannot read {}: {e}", file.display())))?;
@@ -360,7 +390,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
                 Ok::<_, CliError>((status, body))
             })?;
             if status.is_success() {
-                println!("{body}");
+                outln!("{body}");
                 Ok(0)
             } else {
                 let msg = serde_json::from_str::<serde_json::Value>(&body)
@@ -381,7 +411,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             let v = store.verify_audit().map_err(CliError::input)?;
             match v.first_broken {
                 None => {
-                    println!("audit trail intact: {} entries", v.entries);
+                    outln!("audit trail intact: {} entries", v.entries);
                     Ok(0)
                 }
                 Some((seq, why)) => Err(CliError::failed(format!(
@@ -398,13 +428,13 @@ fn token(t: TokenCmd) -> Result<u8, CliError> {
             let store = common.open_store()?;
             let secret =
                 crate::auth::create_token(&store, &name, role, "cli").map_err(CliError::input)?;
-            println!("{secret}");
+            outln!("{secret}");
             eprintln!("token {name:?} ({role}) created; the secret above is shown only once");
         }
         TokenCmd::List { common } => {
             let store = common.open_store()?;
             for t in store.list_tokens().map_err(CliError::input)? {
-                println!(
+                outln!(
                     "{}\t{}\t{}\t{}",
                     t.name,
                     t.role,
@@ -446,16 +476,21 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
             if format == TableOrJson::Json {
                 print_json(&st)?;
             } else {
-                println!(
+                outln!(
                     "{:<10} {:<8} {:>9} {:<25} {:<25} {:<6} ERROR",
-                    "FEED", "KIND", "RECORDS", "LAST SUCCESS", "NEWEST RECORD", "STALE"
+                    "FEED",
+                    "KIND",
+                    "RECORDS",
+                    "LAST SUCCESS",
+                    "NEWEST RECORD",
+                    "STALE"
                 );
                 for f in &st {
                     let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
                         d.map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
                             .unwrap_or_else(|| "never".into())
                     };
-                    println!(
+                    outln!(
                         "{:<10} {:<8} {:>9} {:<25} {:<25} {:<6} {}",
                         f.name,
                         format!("{:?}", f.kind).to_lowercase(),
@@ -534,7 +569,7 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
                         if let Some(b) = &bar {
                             b.0.suspend(|| ());
                         }
-                        println!(
+                        outln!(
                             "{}: ok from {} ({} read; {} new, {} changed, {} withdrawn{}{})",
                             r.feed,
                             r.origin,
@@ -558,7 +593,7 @@ fn feeds(f: FeedsCmd) -> Result<u8, CliError> {
                         if format == TableOrJson::Json {
                             reports.push(serde_json::json!({"feed": def.name, "ok": false, "error": e.to_string()}));
                         } else {
-                            println!("{}: FAILED: {e}", def.name);
+                            outln!("{}: FAILED: {e}", def.name);
                         }
                         failed.push(def.name.clone());
                     }
@@ -636,7 +671,7 @@ fn scan(
     match format {
         ScanFormat::Json => print_json(&report)?,
         ScanFormat::Sarif => print_json(&render_sarif(&report))?,
-        ScanFormat::Table => print!("{}", render_table(&report)),
+        ScanFormat::Table => out_raw(&render_table(&report)),
     }
     let found = report.results.iter().any(|r| !r.findings.is_empty());
     Ok(if found { 1 } else { 0 })
@@ -652,7 +687,7 @@ fn versions_compare(ecosystem: &str, versions: &[String]) -> Result<u8, CliError
             out.push_str(&crate::versions::compare_line(ecosystem, &line));
             out.push('\n');
         }
-        print!("{out}");
+        out_raw(&out);
         return Ok(0);
     }
     let [a, b] = versions else {
@@ -662,7 +697,7 @@ fn versions_compare(ecosystem: &str, versions: &[String]) -> Result<u8, CliError
     };
     match crate::versions::compare(ecosystem, a, b) {
         Ok(o) => {
-            println!(
+            outln!(
                 "{}",
                 match o {
                     std::cmp::Ordering::Less => "<",
@@ -673,5 +708,47 @@ fn versions_compare(ecosystem: &str, versions: &[String]) -> Result<u8, CliError
             Ok(0)
         }
         Err(e) => Err(CliError::input(e)),
+    }
+}
+
+fn read_text(p: &std::path::Path) -> Result<String, CliError> {
+    std::fs::read_to_string(p)
+        .map_err(|e| CliError::input(format!("cannot read {}: {e}", p.display())))
+}
+
+fn rules(r: RulesCmd) -> Result<u8, CliError> {
+    match r {
+        RulesCmd::Check { file } => {
+            let text = read_text(&file)?;
+            match crate::triage::check(&text) {
+                Ok(summary) => {
+                    print_json(&summary)?;
+                    Ok(0)
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}: {e}", file.display());
+                    }
+                    Err(CliError::input(format!(
+                        "{}: {} problem(s)",
+                        file.display(),
+                        errors.len()
+                    )))
+                }
+            }
+        }
+        RulesCmd::Eval { rules, input } => {
+            let text = match &rules {
+                Some(p) => read_text(p)?,
+                None => crate::triage::DEFAULT_RULES.to_string(),
+            };
+            let set = crate::triage::load_rules(&text)
+                .map_err(|e| CliError::input(format!("rules: {e}")))?;
+            let json = read_text(&input)?;
+            let out = crate::triage::eval_json(&set, &json)
+                .map_err(|e| CliError::input(format!("{}: {e}", input.display())))?;
+            print_json(&out)?;
+            Ok(0)
+        }
     }
 }

@@ -13,4 +13,5 @@ pub mod matching;
 pub mod model;
 pub mod releases;
 pub mod store;
+pub mod triage;
 pub mod versions;

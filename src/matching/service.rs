@@ -9,7 +9,9 @@
 use super::engine::{match_advisory, AdvisorySet, CompiledAdvisory, ComponentView, Evidence, Hit};
 use crate::advisory::{Advisory, Source};
 use crate::model::Component;
-use crate::store::{key, HitRecord, HitStatus, ReleaseRecord, Store, StoreError};
+use crate::store::{
+    key, EventKind, EventRecord, HitRecord, HitStatus, ReleaseRecord, Store, StoreError,
+};
 use chrono::Utc;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -277,6 +279,7 @@ impl<'a> Matcher<'a> {
                 }
             }
         }
+        let mut retracted_now = Vec::new();
         for (_, o) in old {
             if o.status != HitStatus::Active {
                 continue;
@@ -289,15 +292,114 @@ impl<'a> Matcher<'a> {
                 None => format!("advisory {} ({}) no longer names this component", o.advisory_id, o.source.as_str()),
             };
             run.retracted += 1;
-            writes.push(HitRecord {
+            let r = HitRecord {
                 status: HitStatus::Retracted,
                 retracted_at: Some(now),
                 retraction_reason: Some(reason),
                 last_evaluated: now,
                 ..o
+            };
+            retracted_now.push(r.clone());
+            writes.push(r);
+        }
+        let events = self.events_for(rec, &writes, &retracted_now)?;
+        self.store.put_hits(&writes, &events)
+    }
+
+    /// One `release_affected` event per (release, alias group) that had no active hit before,
+    /// and one `finding_retracted` per (release, group) left with none: never one per advisory id.
+    fn events_for(
+        &self,
+        rec: &ReleaseRecord,
+        writes: &[HitRecord],
+        retracted: &[HitRecord],
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let (p, r) = (rec.product.as_str(), rec.release.as_str());
+        let written: HashSet<Vec<u8>> = writes.iter().map(HitRecord::store_key).collect();
+        let before: Vec<HitRecord> = self.store.hits_of_release(p, r)?;
+        let group = |id: &str| -> Result<String, StoreError> {
+            Ok(self
+                .store
+                .alias_group(id)?
+                .map_or_else(|| id.to_string(), |g| g.0))
+        };
+        // Active hits per group once these writes land.
+        let mut active_after: BTreeMap<String, Vec<&HitRecord>> = BTreeMap::new();
+        let mut active_before: HashSet<String> = HashSet::new();
+        for h in before.iter().filter(|h| h.status == HitStatus::Active) {
+            active_before.insert(group(&h.advisory_id)?);
+            if !written.contains(&h.store_key()) {
+                active_after
+                    .entry(group(&h.advisory_id)?)
+                    .or_default()
+                    .push(h);
+            }
+        }
+        for h in writes.iter().filter(|h| h.status == HitStatus::Active) {
+            active_after
+                .entry(group(&h.advisory_id)?)
+                .or_default()
+                .push(h);
+        }
+        let now = Utc::now();
+        let mut events = Vec::new();
+        for (g, hits) in &active_after {
+            if active_before.contains(g) {
+                continue;
+            }
+            let mut components: Vec<String> = hits
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{} {}",
+                        h.component_name,
+                        h.component_version.as_deref().unwrap_or("")
+                    )
+                })
+                .collect();
+            components.sort();
+            components.dedup();
+            let mut advisories: Vec<&str> = hits.iter().map(|h| h.advisory_id.as_str()).collect();
+            advisories.sort();
+            advisories.dedup();
+            events.push(EventRecord {
+                seq: 0,
+                at: now,
+                kind: EventKind::ReleaseAffected,
+                product: Some(p.to_string()),
+                priority: None,
+                subject: g.clone(),
+                title: format!("{p} {r} is affected by {g} ({})", components.join(", ")),
+                payload: serde_json::json!({
+                    "product": p, "release": r, "vulnerability": g,
+                    "components": components, "advisories": advisories,
+                }),
             });
         }
-        self.store.put_hits(&writes)
+        let mut gone: BTreeMap<String, Vec<&HitRecord>> = BTreeMap::new();
+        for h in retracted {
+            let g = group(&h.advisory_id)?;
+            if !active_after.contains_key(&g) {
+                gone.entry(g).or_default().push(h);
+            }
+        }
+        for (g, hits) in gone {
+            let reasons: Vec<&str> = hits
+                .iter()
+                .filter_map(|h| h.retraction_reason.as_deref())
+                .collect();
+            events.push(EventRecord {
+                seq: 0,
+                at: now,
+                kind: EventKind::FindingRetracted,
+                product: Some(p.to_string()),
+                priority: None,
+                subject: g.clone(),
+                title: format!("{p} {r}: finding {g} retracted"),
+                payload: serde_json::json!({"product": p, "release": r, "vulnerability": g, "reasons": reasons}),
+            });
+        }
+        Ok(events)
     }
 }
 

@@ -200,16 +200,28 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes new and changed hit records in one transaction (the matcher's commit point).
-    pub fn put_hits(&self, hits: &[HitRecord]) -> Result<()> {
-        if hits.is_empty() {
+    /// Writes new and changed hit records, and the events they cause, in one transaction per
+    /// chunk (the events go with the last chunk): the matcher's commit point.
+    pub fn put_hits(&self, hits: &[HitRecord], events: &[super::EventRecord]) -> Result<()> {
+        if hits.is_empty() && events.is_empty() {
             return Ok(());
         }
-        for chunk in hits.chunks(500) {
+        let chunks: Vec<&[HitRecord]> = if hits.is_empty() {
+            vec![&[]]
+        } else {
+            hits.chunks(500).collect()
+        };
+        let last = chunks.len() - 1;
+        for (i, chunk) in chunks.into_iter().enumerate() {
             self.transact(|tx| {
                 for h in chunk {
                     tx.put_json(T::Hits, &h.store_key(), h)?;
                     tx.put_raw(T::HitsByAdvisory, &h.advisory_key(), b"")?;
+                }
+                if i == last {
+                    for e in events {
+                        super::outbox::enqueue(tx, e.clone())?;
+                    }
                 }
                 Ok(())
             })?;

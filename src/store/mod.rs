@@ -11,12 +11,14 @@
 mod advisories;
 mod audit;
 mod findings;
+mod outbox;
 mod releases;
 mod tokens;
 
 pub use advisories::{AdvisoryWrite, ChangeCounts, ChangeSet, FeedRecord, FeedValidator};
 pub use audit::{AuditEntry, AuditVerification};
 pub use findings::{HitRecord, HitStatus};
+pub use outbox::{Delivery, DeliveryStatus, EventKind, EventRecord};
 pub use releases::{NewRelease, PutOutcome, ReleaseRecord, ReleaseSummary, Supersede};
 pub use tokens::{Role, TokenRecord};
 
@@ -118,9 +120,15 @@ pub(crate) enum T {
     Hits,
     /// advisory \0 source \0 product \0 release \0 component -> (): hits by advisory.
     HitsByAdvisory,
+    /// seq (big-endian u64) -> EventRecord, appended with the change that caused it.
+    Events,
+    /// seq -> (): events not yet routed into deliveries.
+    EventQueue,
+    /// delivery id -> Delivery (pending, digest, delivered, dead).
+    Deliveries,
 }
 
-const TREE_NAMES: [&str; 23] = [
+const TREE_NAMES: [&str; 26] = [
     "meta",
     "tokens",
     "token_hashes",
@@ -144,6 +152,9 @@ const TREE_NAMES: [&str; 23] = [
     "adv_index",
     "hits",
     "hits_by_advisory",
+    "events",
+    "event_queue",
+    "deliveries",
 ];
 
 const SCHEMA_VERSION: &str = "1";

@@ -224,7 +224,20 @@ pub struct Decision {
     pub flags: Vec<String>,
 }
 
-fn outcome_text(outcome: &Outcome, kind: TableKind) -> String {
+fn day_words(days: u32, kind: DayKind) -> String {
+    if days == 0 {
+        return "immediately".to_string();
+    }
+    match kind {
+        DayKind::Calendar => format!("{days} calendar days"),
+        DayKind::Working => format!("{days} working days"),
+        DayKind::CalendarNextWorkingDay => {
+            format!("{days} calendar days, a weekend deadline moving to Monday")
+        }
+    }
+}
+
+fn outcome_text(outcome: &Outcome, kind: TableKind, awareness: NaiveDate) -> String {
     match outcome {
         Outcome::Level(n) => {
             let prefix = match kind {
@@ -241,10 +254,10 @@ fn outcome_text(outcome: &Outcome, kind: TableKind) -> String {
         Outcome::ChangeEu(c) => c.as_str().to_string(),
         Outcome::Fsca(b) => if *b { "FSCA" } else { "no FSCA" }.to_string(),
         Outcome::Notify(n) => format!(
-            "notify {} within {} {} days",
+            "notify {} by {} ({})",
             n.recipient,
-            n.days,
-            n.day_kind.as_str()
+            add_days(awareness, n.days, n.day_kind),
+            day_words(n.days, n.day_kind)
         ),
     }
 }
@@ -311,7 +324,7 @@ pub fn evaluate(rules: &RuleSet, input: &TriageInput) -> Result<Decision, RulesE
             trace.push(TraceEntry {
                 table: kind.name().to_string(),
                 rule: rule.id.clone(),
-                outcome: outcome_text(&rule.outcome, kind),
+                outcome: outcome_text(&rule.outcome, kind, input.awareness_date),
                 rationale: rule.rationale.clone(),
                 basis: rule.basis.as_str().to_string(),
                 source: rule.source.clone(),

@@ -37,8 +37,6 @@ pub enum RulesErrorKind {
     Evaluation,
     /// A rule's `example` is not a valid input or does not make the rule fire.
     Example,
-    /// The triage input itself is invalid.
-    Input,
 }
 
 impl RulesErrorKind {
@@ -53,7 +51,6 @@ impl RulesErrorKind {
             RulesErrorKind::NoCatchAll => "no catch-all",
             RulesErrorKind::Evaluation => "evaluation",
             RulesErrorKind::Example => "example",
-            RulesErrorKind::Input => "input",
         }
     }
 }

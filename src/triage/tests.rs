@@ -697,3 +697,104 @@ fn a1_p7_iv_death_gives_803_and_806() {
         d(2026, 3, 3)
     );
 }
+
+#[test]
+fn every_input_variable_is_documented() {
+    let doc = include_str!("../../docs/rules.md");
+    for name in input::input_variable_names() {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/rules.md does not list `{name}`"
+        );
+    }
+    for kind in TableKind::ALL {
+        assert!(
+            doc.contains(&format!("`{}`", kind.name())),
+            "{}",
+            kind.name()
+        );
+    }
+}
+
+#[test]
+fn trace_explains_notification_deadlines_in_words() {
+    let set = shipped();
+    let i = input(
+        &set,
+        json!({"awareness_date": "2026-03-05", "device": {"markets": ["eu"]}, "events": {"public_health_threat": true}}),
+    );
+    let dec = evaluate(&set, &i).unwrap();
+    let entry = dec.trace.iter().find(|t| t.rule == "d-eu1-spht").unwrap();
+    assert!(entry.outcome.contains("by 2026-03-09"), "{}", entry.outcome);
+    assert!(
+        entry.outcome.contains("weekend deadline moving to Monday"),
+        "{}",
+        entry.outcome
+    );
+    assert_eq!(entry.basis, "LAW");
+}
+
+#[test]
+fn rule_set_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RuleSet>();
+}
+
+/// Sweeps the main risk inputs and checks invariants that must hold whatever the row order:
+/// evaluation always decides, and the clocks agree with the risk and FSCA outcomes.
+#[test]
+fn sweep_keeps_clocks_consistent_with_outcomes() {
+    let set = shipped();
+    let mut seen_uncontrolled = 0;
+    let mut seen_controlled = 0;
+    for harm in ["H0", "H1", "H2", "H3", "H4"] {
+        for exposure in ["X0", "X1", "X2", "X3"] {
+            for class in ["A", "B", "C"] {
+                for controls in [
+                    "none",
+                    "compensating_documented",
+                    "design_control_effective",
+                ] {
+                    for signal in [json!({}), json!({"epss": 0.5}), json!({"kev": true})] {
+                        let over = json!({
+                            "device": {"markets": ["us", "eu"], "eu_class": "IIb"},
+                            "signals": signal,
+                            "soup": {"harm": harm, "exposure": exposure, "safety_class": class,
+                                     "controls": controls, "auth_required": false}
+                        });
+                        let dec = evaluate(&set, &input(&set, over.clone())).unwrap();
+                        let has = |rule: &str| notification(&dec, rule).is_some();
+                        let ctx = format!("{over} -> {:?}", dec.trace);
+                        assert!(has("d-cvd2"), "{ctx}");
+                        match dec.risk {
+                            RiskClass::Uncontrolled => {
+                                seen_uncontrolled += 1;
+                                assert!(has("d-us3") && has("d-us4") && has("d-us6"), "{ctx}");
+                                assert!(dec.fsca && has("d-eu3") && has("d-eu4"), "{ctx}");
+                                assert!(dec.levels.harm.as_str() >= "H3", "{ctx}");
+                            }
+                            RiskClass::Controlled => {
+                                seen_controlled += 1;
+                                assert!(!has("d-us3") && !has("d-us6") && !dec.fsca, "{ctx}");
+                            }
+                        }
+                        if class == "C" {
+                            assert_eq!(dec.levels.harm, "H4", "{ctx}");
+                        }
+                        if matches!(dec.priority, Priority::P0 | Priority::P1) {
+                            assert!(dec.levels.harm.as_str() >= "H3", "{ctx}");
+                        }
+                        // H4, internet-exposed without authentication, no designed-in control
+                        if dec.levels.harm == "H4"
+                            && exposure == "X3"
+                            && controls != "design_control_effective"
+                        {
+                            assert_eq!(dec.risk, RiskClass::Uncontrolled, "{ctx}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen_uncontrolled > 50 && seen_controlled > 50);
+}

@@ -584,7 +584,8 @@ mod tests {
 
     #[test]
     fn close_needs_verification_risk_file_and_trend() {
-        let checks: [(fn(&mut GuardContext), &str); 4] = [
+        type Breaker = fn(&mut GuardContext);
+        let checks: [(Breaker, &str); 4] = [
             (|c| c.verification.resolved = false, "(a) problem resolved"),
             (
                 |c| c.verification.trend_reversed = false,
