@@ -65,6 +65,9 @@ enum Command {
     /// Regulatory triage rules: validate a rules file, or evaluate one triage input offline.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Alerting.
+    #[command(subcommand)]
+    Notify(NotifyCmd),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -105,6 +108,17 @@ enum VersionsCmd {
         ecosystem: String,
         #[arg(required = true, num_args = 1..=2)]
         versions: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCmd {
+    /// Send a test message through a configured route and print the server's answer.
+    Test {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        route: String,
     },
 }
 
@@ -340,6 +354,14 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             versions,
         }) => versions_compare(&ecosystem, &versions),
         Command::Rules(r) => rules(r),
+        Command::Notify(NotifyCmd::Test { common, route }) => {
+            let c = common.load()?;
+            let answer = runtime()?
+                .block_on(crate::notify::send_test(&c.notify, &route))
+                .map_err(CliError::failed)?;
+            outln!("{answer}");
+            Ok(0)
+        }
         Command::Sbom(SbomCmd::Inspect { lenient, file }) => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| CliError::input(format!("cannot read {}: {e}", file.display())))?;

@@ -13,6 +13,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub feeds: FeedsConfig,
     pub log: LogConfig,
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -108,6 +108,11 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
             }
         }));
     }
+    workers.extend(crate::notify::spawn_workers(
+        store.clone(),
+        config.notify.clone(),
+        cancel_rx.clone(),
+    ));
     let state = AppState::new(store.clone(), config.clone(), runner.clone());
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await

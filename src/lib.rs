@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod ingest;
 pub mod matching;
 pub mod model;
+pub mod notify;
 pub mod releases;
 pub mod store;
 pub mod triage;

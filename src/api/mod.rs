@@ -62,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/vulnerabilities/{id}", get(releases::get_vulnerability))
         .route("/feeds", get(feeds_status))
+        .route("/outbox", get(outbox_list))
+        .route("/outbox/{id}/retry", axum::routing::post(outbox_retry))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{name}", delete(tokens::revoke))
         .fallback(|| async { ApiError::not_found("no such API route") });
@@ -98,10 +100,43 @@ async fn healthz(
         Ok(Json(serde_json::json!({
             "status": status,
             "feeds": {"stale": stale, "failing": failing},
+            "outbox": {"dead_letters": dead},
             "store": {"path": st.store.path(), "size_on_disk": st.store.size_on_disk().ok(),
                       "advisories": st.store.advisory_count()},
             "version": env!("CARGO_PKG_VERSION"),
         })))
+    })
+    .await
+}
+
+/// Deliveries, newest first: pending, delivered and dead (admin).
+async fn outbox_list(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    c: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    c.require(crate::auth::Permission::Admin)?;
+    blocking(move || {
+        let mut d = state.store.deliveries()?;
+        d.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        serde_json::to_value(d)
+            .map(Json)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
+}
+
+/// Puts a (dead) delivery back in the queue, due now (admin).
+async fn outbox_retry(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    c: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    c.require(crate::auth::Permission::Admin)?;
+    blocking(move || {
+        let d = state.store.retry_delivery(&id)?;
+        serde_json::to_value(d)
+            .map(Json)
+            .map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
 }
