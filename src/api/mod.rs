@@ -92,7 +92,13 @@ async fn healthz(
             .filter(|f| f.last_error.is_some())
             .map(|f| f.name.as_str())
             .collect();
-        let status = if stale.is_empty() && failing.is_empty() {
+        let dead = st
+            .store
+            .deliveries()?
+            .iter()
+            .filter(|d| d.status == crate::store::DeliveryStatus::Dead)
+            .count();
+        let status = if stale.is_empty() && failing.is_empty() && dead == 0 {
             "ok"
         } else {
             "degraded"
