@@ -13,7 +13,29 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub feeds: FeedsConfig,
     pub log: LogConfig,
+    pub triage: TriageConfig,
     pub notify: crate::notify::NotifyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageConfig {
+    /// Regulatory rules file; the shipped rules are compiled in and used when it is missing.
+    pub rules: PathBuf,
+    /// Device records, one `*.toml` per product, loaded at start-up.
+    pub products: PathBuf,
+    /// SOUP registers, one `*.toml` per product, loaded at start-up.
+    pub soup: PathBuf,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        TriageConfig {
+            rules: PathBuf::from("config/rules.toml"),
+            products: PathBuf::from("config/products"),
+            soup: PathBuf::from("config/soup"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

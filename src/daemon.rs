@@ -23,6 +23,8 @@ pub enum DaemonError {
     Serve(std::io::Error),
     #[error(transparent)]
     Feeds(#[from] crate::feeds::FeedError),
+    #[error("{0}")]
+    Config(String),
 }
 
 impl From<crate::feeds::fetch::FetchError> for DaemonError {
@@ -70,31 +72,50 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
             }
         }));
     }
-    // One matching worker drains the release and advisory queues: at start-up (work left by a
-    // crash or an offline `feeds sync`), whenever a feed run or an upload changed something, and
-    // every minute as a safety net.
+    let rules = Arc::new(load_rules_and_records(&store, &config)?);
+    // One worker drains the release and advisory queues (matching), then the triage queue
+    // (tickets) and watches deadlines: at start-up (work left by a crash or an offline
+    // `feeds sync`), whenever a feed run or an upload changed something, and every minute.
     let match_wake = runner.changed.clone();
     {
         let store = store.clone();
         let wake = match_wake.clone();
         let mut cancel = cancel_rx.clone();
+        let rules = rules.clone();
         workers.push(tokio::spawn(async move {
             loop {
                 let s = store.clone();
-                match tokio::task::spawn_blocking(move || {
-                    crate::matching::service::Matcher::new(&s).run_pending()
-                })
-                .await
-                {
-                    Ok(Ok(run)) if run.releases + run.advisories > 0 => tracing::info!(
-                        releases = run.releases,
-                        advisories = run.advisories,
-                        new_hits = run.new_hits,
-                        retracted = run.retracted,
-                        "matching pass done"
-                    ),
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::error!(error = %e, "matching pass failed; will retry"),
+                let r = rules.clone();
+                let pass = tokio::task::spawn_blocking(move || {
+                    let run = crate::matching::service::Matcher::new(&s).run_pending()?;
+                    let today = chrono::Utc::now().date_naive();
+                    let triage = crate::tickets::triage_pending(&s, &r, today)?;
+                    let reminders = crate::tickets::watch_deadlines(&s, today)?;
+                    Ok::<_, crate::store::StoreError>((run, triage, reminders))
+                });
+                match pass.await {
+                    Ok(Ok((run, triage, reminders))) => {
+                        if run.releases + run.advisories > 0 {
+                            tracing::info!(
+                                releases = run.releases,
+                                advisories = run.advisories,
+                                new_hits = run.new_hits,
+                                retracted = run.retracted,
+                                "matching pass done"
+                            );
+                        }
+                        if triage.opened + triage.updated > 0 || reminders > 0 {
+                            tracing::info!(
+                                opened = triage.opened,
+                                updated = triage.updated,
+                                reminders,
+                                "triage pass done"
+                            );
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "matching/triage pass failed; will retry")
+                    }
                     Err(e) => tracing::error!(error = %e, "matching worker panicked; will retry"),
                 }
                 tokio::select! {
@@ -140,6 +161,38 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
     tracing::info!("shutting down: flushing the store");
     store.flush()?;
     Ok(())
+}
+
+/// Loads the rules (audited when they change) and the device and SOUP records from config.
+fn load_rules_and_records(
+    store: &Store,
+    config: &Config,
+) -> Result<crate::triage::RuleSet, DaemonError> {
+    let (text, path) = match std::fs::read_to_string(&config.triage.rules) {
+        Ok(t) => (t, config.triage.rules.display().to_string()),
+        Err(_) => (
+            crate::triage::DEFAULT_RULES.to_string(),
+            "built-in".to_string(),
+        ),
+    };
+    let rules = crate::triage::load_rules(&text)
+        .map_err(|e| DaemonError::Config(format!("rules {path}: {e}")))?;
+    if store.note_rules(&rules.sha256, &rules.version, &path)? {
+        tracing::info!(rules = %path, sha256 = %rules.sha256, version = %rules.version, "rules loaded");
+    }
+    let devices = crate::records::load_devices(&config.triage.products)
+        .map_err(|e| DaemonError::Config(e.to_string()))?;
+    for d in devices {
+        store.put_device(&d, "config")?;
+    }
+    for (product, items) in crate::records::load_soup(&config.triage.soup)
+        .map_err(|e| DaemonError::Config(e.to_string()))?
+    {
+        for item in items {
+            store.put_soup(&product, &item, "config")?;
+        }
+    }
+    Ok(rules)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).

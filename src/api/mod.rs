@@ -4,6 +4,7 @@
 mod auth;
 pub mod error;
 mod releases;
+mod tickets;
 mod tokens;
 
 pub use auth::Caller;
@@ -61,6 +62,26 @@ pub fn router(state: AppState) -> Router {
             get(releases::get_findings),
         )
         .route("/vulnerabilities/{id}", get(releases::get_vulnerability))
+        .route(
+            "/products/{product}",
+            get(tickets::get_device).put(tickets::put_device),
+        )
+        .route("/products/{product}/soup", get(tickets::list_soup))
+        .route(
+            "/products/{product}/soup/{id}",
+            get(tickets::get_soup).put(tickets::put_soup),
+        )
+        .route("/tickets", get(tickets::list))
+        .route("/tickets/{id}", get(tickets::get))
+        .route(
+            "/tickets/{id}/transition",
+            axum::routing::post(tickets::transition),
+        )
+        .route(
+            "/tickets/{id}/signoff",
+            axum::routing::post(tickets::signoff),
+        )
+        .route("/audit", get(tickets::audit))
         .route("/feeds", get(feeds_status))
         .route("/outbox", get(outbox_list))
         .route("/outbox/{id}/retry", axum::routing::post(outbox_retry))

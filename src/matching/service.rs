@@ -303,7 +303,18 @@ impl<'a> Matcher<'a> {
             writes.push(r);
         }
         let events = self.events_for(rec, &writes, &retracted_now)?;
-        self.store.put_hits(&writes, &events)
+        // Every group whose findings changed on this release is (re-)triaged into its ticket.
+        let mut triage: Vec<(String, String)> = Vec::new();
+        for h in &writes {
+            let g = self
+                .store
+                .alias_group(&h.advisory_id)?
+                .map_or_else(|| h.advisory_id.clone(), |g| g.0);
+            triage.push((h.product.clone(), g));
+        }
+        triage.sort();
+        triage.dedup();
+        self.store.put_hits(&writes, &events, &triage)
     }
 
     /// One `release_affected` event per (release, alias group) that had no active hit before,

@@ -89,6 +89,27 @@ pub(crate) fn append(
 }
 
 impl Store {
+    /// Records the rules file in force (audited when its SHA-256 differs from the last one).
+    pub fn note_rules(&self, sha256: &str, version: &str, path: &str) -> Result<bool> {
+        self.transact(|tx| {
+            let last: Option<String> = tx.get_json(T::Meta, b"rules_sha256")?;
+            if last.as_deref() == Some(sha256) {
+                return Ok(false);
+            }
+            tx.put_json(T::Meta, b"rules_sha256", &sha256)?;
+            append(
+                tx,
+                "config",
+                "rules.load",
+                &format!("rules/{path}"),
+                last.map(|l| serde_json::json!({"sha256": l})),
+                Some(serde_json::json!({"sha256": sha256, "version": version})),
+                None,
+            )?;
+            Ok(true)
+        })
+    }
+
     pub fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>> {
         let start = (after_seq + 1).to_be_bytes();
         self.tree(T::Audit)

@@ -202,8 +202,13 @@ impl Store {
 
     /// Writes new and changed hit records, and the events they cause, in one transaction per
     /// chunk (the events go with the last chunk): the matcher's commit point.
-    pub fn put_hits(&self, hits: &[HitRecord], events: &[super::EventRecord]) -> Result<()> {
-        if hits.is_empty() && events.is_empty() {
+    pub fn put_hits(
+        &self,
+        hits: &[HitRecord],
+        events: &[super::EventRecord],
+        triage: &[(String, String)],
+    ) -> Result<()> {
+        if hits.is_empty() && events.is_empty() && triage.is_empty() {
             return Ok(());
         }
         let chunks: Vec<&[HitRecord]> = if hits.is_empty() {
@@ -221,6 +226,9 @@ impl Store {
                 if i == last {
                     for e in events {
                         super::outbox::enqueue(tx, e.clone())?;
+                    }
+                    for (p, g) in triage {
+                        super::records::enqueue_triage_tx(tx, p, g)?;
                     }
                 }
                 Ok(())

@@ -12,6 +12,7 @@ mod advisories;
 mod audit;
 mod findings;
 mod outbox;
+mod records;
 mod releases;
 mod tokens;
 
@@ -126,9 +127,17 @@ pub(crate) enum T {
     EventQueue,
     /// delivery id -> Delivery (pending, digest, delivered, dead).
     Deliveries,
+    /// product -> DeviceRecord.
+    Devices,
+    /// product \0 SOUP id -> SoupRecord.
+    Soup,
+    /// ticket id -> Ticket.
+    Tickets,
+    /// product \0 alias group -> (): findings to triage into tickets.
+    TriageQueue,
 }
 
-const TREE_NAMES: [&str; 26] = [
+const TREE_NAMES: [&str; 30] = [
     "meta",
     "tokens",
     "token_hashes",
@@ -155,6 +164,10 @@ const TREE_NAMES: [&str; 26] = [
     "events",
     "event_queue",
     "deliveries",
+    "devices",
+    "soup",
+    "tickets",
+    "triage_queue",
 ];
 
 const SCHEMA_VERSION: &str = "1";
