@@ -82,15 +82,18 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         let wake = match_wake.clone();
         let mut cancel = cancel_rx.clone();
         let rules = rules.clone();
+        let defs = Arc::new(runner.defs.clone());
         workers.push(tokio::spawn(async move {
             loop {
                 let s = store.clone();
                 let r = rules.clone();
+                let defs = defs.clone();
                 let pass = tokio::task::spawn_blocking(move || {
                     let run = crate::matching::service::Matcher::new(&s).run_pending()?;
                     let today = chrono::Utc::now().date_naive();
                     let triage = crate::tickets::triage_pending(&s, &r, today)?;
                     let reminders = crate::tickets::watch_deadlines(&s, today)?;
+                    crate::feeds::alert_stale(&s, &defs, chrono::Utc::now())?;
                     Ok::<_, crate::store::StoreError>((run, triage, reminders))
                 });
                 match pass.await {

@@ -243,6 +243,7 @@ pub async fn sync_feed(
     // could make the next run skip data it never stored (a 304 for an archive never read).
     let before = rec.clone();
     let result = run(ctx, def, origin, &mut rec).await;
+    let was_failing = before.last_error.is_some();
     if result.is_err() {
         rec = before;
     }
@@ -267,7 +268,20 @@ pub async fn sync_feed(
             rec.last_error = Some(e.to_string());
         }
     }
+    if result.is_ok() && !matches!(origin, Origin::Snapshot(_)) {
+        rec.stale_alerted = false;
+    }
     ctx.store.put_feed(&rec)?;
+    if let Err(e) = &result {
+        // Alert on the change from healthy to failing, not on every failed retry.
+        if !was_failing && !matches!(e, FeedError::Interrupted) {
+            ctx.store.append_event(feed_event(
+                crate::store::EventKind::FeedFailing,
+                &def.name,
+                format!("feed {} failing: {e}", def.name),
+            ))?;
+        }
+    }
     result
 }
 
@@ -741,6 +755,25 @@ async fn sync_kev(
         rec.newest_record = Some(d);
     }
     report.kev_new = ctx.store.put_kev(&def.name, &catalog.entries)?;
+    // New exploit evidence re-runs the rules of every product the CVE's group affects.
+    let mut pairs = Vec::new();
+    for cve in &report.kev_new {
+        let Some((group, members)) = ctx.store.alias_group(cve)? else {
+            continue;
+        };
+        for m in &members {
+            for a in ctx.store.advisories_by_id(m)? {
+                for h in ctx.store.hits_of_advisory(&a.id, a.source)? {
+                    if h.status == crate::store::HitStatus::Active {
+                        pairs.push((h.product.clone(), group.clone()));
+                    }
+                }
+            }
+        }
+    }
+    pairs.sort();
+    pairs.dedup();
+    ctx.store.enqueue_triage(&pairs)?;
     Ok(())
 }
 
@@ -860,6 +893,57 @@ impl Drop for TempDirGuard {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+fn feed_event(
+    kind: crate::store::EventKind,
+    feed: &str,
+    title: String,
+) -> crate::store::EventRecord {
+    crate::store::EventRecord {
+        seq: 0,
+        at: Utc::now(),
+        kind,
+        product: None,
+        priority: None,
+        subject: feed.to_string(),
+        title,
+        payload: serde_json::json!({"feed": feed}),
+    }
+}
+
+/// Raises one `feed_stale` event per stale period of each enabled feed.
+pub fn alert_stale(
+    store: &Store,
+    defs: &[FeedDef],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for st in status(store, defs, now)?.into_iter().filter(|s| s.stale) {
+        let mut rec = store.feed(&st.name)?.unwrap_or_else(|| FeedRecord {
+            name: st.name.clone(),
+            ..FeedRecord::default()
+        });
+        if rec.stale_alerted {
+            continue;
+        }
+        rec.stale_alerted = true;
+        store.put_feed(&rec)?;
+        let since = st.last_success.map_or_else(
+            || "never synced".to_string(),
+            |t| format!("last success {}", t.to_rfc3339()),
+        );
+        store.append_event(feed_event(
+            crate::store::EventKind::FeedStale,
+            &st.name,
+            format!(
+                "feed {} is stale ({since}; limit {} h)",
+                st.name, st.stale_after_hours
+            ),
+        ))?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// A feed's health as shown by `/api/v1/feeds`, `/healthz` and `feeds status`.

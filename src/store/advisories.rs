@@ -68,6 +68,9 @@ pub struct FeedRecord {
     pub validators: BTreeMap<String, FeedValidator>,
     /// Incremental cursor (NVD: the lastModEndDate of the last completed window).
     pub cursor: Option<DateTime<Utc>>,
+    /// A `feed_stale` event was raised for the current stale period (reset by a success).
+    #[serde(default)]
+    pub stale_alerted: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
