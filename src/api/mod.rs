@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
+        .merge(crate::ui::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

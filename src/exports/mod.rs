@@ -1,0 +1,1 @@
+//! placeholder: exports (VEX, CSAF, reports) are being written.
