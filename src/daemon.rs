@@ -152,13 +152,14 @@ pub async fn serve(config: Config) -> Result<(), DaemonError> {
         .map_err(DaemonError::Serve)?;
     tracing::info!("stopping background work");
     let _ = cancel_tx.send(true);
-    for w in workers {
-        // A feed run finishes its current transaction; an in-flight download is dropped.
-        if tokio::time::timeout(std::time::Duration::from_secs(20), w)
-            .await
-            .is_err()
-        {
-            tracing::warn!("a background task did not stop in time");
+    // Workers get a few seconds to finish their current step, then are aborted: every step
+    // commits in store transactions and queues its follow-up work, so an aborted download or
+    // retry wait loses nothing (a store transaction already running completes on its thread).
+    let grace = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    for mut w in workers {
+        if tokio::time::timeout_at(grace, &mut w).await.is_err() {
+            tracing::warn!("a background task did not stop in time; aborting it");
+            w.abort();
         }
     }
     tracing::info!("shutting down: flushing the store");

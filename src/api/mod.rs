@@ -3,6 +3,8 @@
 
 mod auth;
 pub mod error;
+mod metrics;
+pub mod openapi;
 mod releases;
 mod tickets;
 mod tokens;
@@ -27,6 +29,8 @@ pub struct AppState {
     pub ingest_slots: Arc<Semaphore>,
     /// Feed definitions and runs, for status and health.
     pub feeds: Arc<FeedRunner>,
+    /// HTTP request counters and latency histograms for `/metrics`.
+    pub http_metrics: Arc<metrics::HttpMetrics>,
 }
 
 impl AppState {
@@ -37,61 +41,261 @@ impl AppState {
             config,
             ingest_slots: Arc::new(Semaphore::new(slots)),
             feeds,
+            http_metrics: Arc::new(metrics::HttpMetrics::default()),
         }
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/products", get(releases::list_products))
-        .route("/products/{product}/releases", get(releases::list_releases))
-        .route(
-            "/products/{product}/releases/{release}",
+macro_rules! doc {
+    ($method:literal, $path:literal, $roles:literal, $summary:literal) => {
+        openapi::RouteDoc {
+            method: $method,
+            path: $path,
+            summary: $summary,
+            roles: $roles,
+            body: None,
+        }
+    };
+    ($method:literal, $path:literal, $roles:literal, $summary:literal, body = $body:literal) => {
+        openapi::RouteDoc {
+            method: $method,
+            path: $path,
+            summary: $summary,
+            roles: $roles,
+            body: Some($body),
+        }
+    };
+}
+
+/// Every `/api/v1` operation, registered and described in one place.
+fn api_routes() -> openapi::Api {
+    use axum::routing::post;
+    openapi::Api::new()
+        .add(
+            doc!("get", "/products", "any", "Products with release counts"),
+            get(releases::list_products),
+        )
+        .add(
+            doc!(
+                "get",
+                "/products/{product}",
+                "any",
+                "A product's device record and releases"
+            ),
+            get(tickets::get_device),
+        )
+        .add(
+            doc!(
+                "put",
+                "/products/{product}",
+                "admin",
+                "Replace a product's device record",
+                body = "application/json"
+            ),
+            put(tickets::put_device),
+        )
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/releases",
+                "any",
+                "Release records of a product"
+            ),
+            get(releases::list_releases),
+        )
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/releases/{release}",
+                "any",
+                "A release record with its history"
+            ),
             get(releases::get_release),
         )
-        .route(
-            "/products/{product}/releases/{release}/sbom",
-            put(releases::upload_sbom).get(releases::get_sbom),
+        .add(
+            doc!(
+                "put",
+                "/products/{product}/releases/{release}/sbom",
+                "uploader, admin",
+                "Upload the SBOM of a released version (?supersede=true&reason=TEXT: admin)",
+                body = "application/vnd.cyclonedx+json"
+            ),
+            put(releases::upload_sbom),
         )
-        .route(
-            "/products/{product}/releases/{release}/components",
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/releases/{release}/sbom",
+                "any",
+                "The original SBOM bytes"
+            ),
+            get(releases::get_sbom),
+        )
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/releases/{release}/components",
+                "any",
+                "Normalised components"
+            ),
             get(releases::get_components),
         )
-        .route(
-            "/products/{product}/releases/{release}/findings",
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/releases/{release}/findings",
+                "any",
+                "Findings by component and vulnerability (?include_retracted=true)"
+            ),
             get(releases::get_findings),
         )
-        .route("/vulnerabilities/{id}", get(releases::get_vulnerability))
-        .route(
-            "/products/{product}",
-            get(tickets::get_device).put(tickets::put_device),
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/soup",
+                "any",
+                "The product's SOUP register"
+            ),
+            get(tickets::list_soup),
         )
-        .route("/products/{product}/soup", get(tickets::list_soup))
-        .route(
-            "/products/{product}/soup/{id}",
-            get(tickets::get_soup).put(tickets::put_soup),
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/soup/{id}",
+                "any",
+                "One SOUP record"
+            ),
+            get(tickets::get_soup),
         )
-        .route("/tickets", get(tickets::list))
-        .route("/tickets/{id}", get(tickets::get))
-        .route(
-            "/tickets/{id}/transition",
-            axum::routing::post(tickets::transition),
+        .add(
+            doc!(
+                "put",
+                "/products/{product}/soup/{id}",
+                "analyst, admin",
+                "Create or replace a SOUP record",
+                body = "application/json"
+            ),
+            put(tickets::put_soup),
         )
-        .route(
-            "/tickets/{id}/signoff",
-            axum::routing::post(tickets::signoff),
+        .add(
+            doc!(
+                "get",
+                "/vulnerabilities/{id}",
+                "any",
+                "A vulnerability by any alias and every release it hits"
+            ),
+            get(releases::get_vulnerability),
         )
-        .route("/audit", get(tickets::audit))
-        .route("/feeds", get(feeds_status))
-        .route("/outbox", get(outbox_list))
-        .route("/outbox/{id}/retry", axum::routing::post(outbox_retry))
-        .route("/tokens", get(tokens::list).post(tokens::create))
-        .route("/tokens/{name}", delete(tokens::revoke))
-        .fallback(|| async { ApiError::not_found("no such API route") });
+        .add(
+            doc!(
+                "get",
+                "/tickets",
+                "any",
+                "Problem-resolution tickets (?product, state, priority, overdue)"
+            ),
+            get(tickets::list),
+        )
+        .add(
+            doc!(
+                "get",
+                "/tickets/{id}",
+                "any",
+                "One ticket with its decision, trace, notifications and signoffs"
+            ),
+            get(tickets::get),
+        )
+        .add(
+            doc!(
+                "post",
+                "/tickets/{id}/transition",
+                "analyst, admin",
+                "Move a ticket through its lifecycle (guarded)",
+                body = "application/json"
+            ),
+            post(tickets::transition),
+        )
+        .add(
+            doc!(
+                "post",
+                "/tickets/{id}/signoff",
+                "reviewer, admin",
+                "Confirm or override the provisional decision",
+                body = "application/json"
+            ),
+            post(tickets::signoff),
+        )
+        .add(
+            doc!(
+                "get",
+                "/audit",
+                "reviewer, admin",
+                "The audit trail and its chain check (?after, limit)"
+            ),
+            get(tickets::audit),
+        )
+        .add(
+            doc!("get", "/feeds", "any", "Feed status and staleness"),
+            get(feeds_status),
+        )
+        .add(
+            doc!(
+                "get",
+                "/outbox",
+                "admin",
+                "Alert deliveries, including dead letters"
+            ),
+            get(outbox_list),
+        )
+        .add(
+            doc!("post", "/outbox/{id}/retry", "admin", "Requeue a delivery"),
+            post(outbox_retry),
+        )
+        .add(
+            doc!("get", "/tokens", "admin", "API tokens (names and roles)"),
+            get(tokens::list),
+        )
+        .add(
+            doc!(
+                "post",
+                "/tokens",
+                "admin",
+                "Create a token; the secret is returned once",
+                body = "application/json"
+            ),
+            post(tokens::create),
+        )
+        .add(
+            doc!("delete", "/tokens/{name}", "admin", "Revoke a token"),
+            delete(tokens::revoke),
+        )
+        .add(
+            doc!("get", "/openapi.json", "public", "This document"),
+            get(openapi_json),
+        )
+}
+
+/// The OpenAPI description of `/api/v1`, generated from the route registry.
+pub fn openapi_document() -> serde_json::Value {
+    let (_, docs) = api_routes().into_parts();
+    openapi::document(&docs)
+}
+
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(openapi_document())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api_routes().into_parts();
+    let api = api.fallback(|| async { ApiError::not_found("no such API route") });
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
         .nest("/api/v1", api)
         .merge(crate::ui::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
