@@ -3,8 +3,12 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# Compiled in: source, embedded schemas, the shipped rules and feed definitions, UI templates.
 COPY src ./src
 COPY benches ./benches
+COPY config ./config
+COPY feeds ./feeds
+COPY templates ./templates
 RUN cargo build --release --locked --bin soupwatch
 
 FROM debian:bookworm-slim
