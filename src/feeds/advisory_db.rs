@@ -49,6 +49,14 @@ pub fn extract_advisory_db(
         if file.is_dir() || !wanted || !(raw_name.ends_with(".md") || raw_name.ends_with(".toml")) {
             continue;
         }
+        // The header's claim allows an early refusal; the real bound is the counted read below.
+        if file.size() > limits.max_entry_bytes {
+            return Err(ArchiveError::LimitExceeded {
+                limit: Limit::MaxEntryBytes,
+                max: limits.max_entry_bytes,
+                entry: Some(raw_name),
+            });
+        }
         let mut data = Vec::new();
         let cap = limits
             .max_entry_bytes
@@ -61,9 +69,14 @@ pub fn extract_advisory_db(
                 source,
             })? as u64;
         if n > cap {
+            let (limit, max) = if n > limits.max_entry_bytes {
+                (Limit::MaxEntryBytes, limits.max_entry_bytes)
+            } else {
+                (Limit::MaxTotalBytes, limits.max_total_bytes)
+            };
             return Err(ArchiveError::LimitExceeded {
-                limit: Limit::MaxTotalBytes,
-                max: limits.max_total_bytes,
+                limit,
+                max,
                 entry: Some(raw_name),
             });
         }

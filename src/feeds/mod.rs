@@ -251,8 +251,16 @@ pub async fn sync_feed(
     rec.last_duration_ms = Some(clock.elapsed().as_millis().try_into().unwrap_or(u64::MAX));
     match &result {
         Ok(report) => {
-            // A snapshot load is not a sync with upstream: it must not hide staleness.
-            if !matches!(origin, Origin::Snapshot(_)) {
+            // A snapshot load is not a sync with upstream, and neither is a mirror that holds
+            // nothing for this feed: neither may hide staleness.
+            let absent = report.records_read == 0
+                && !report.not_modified
+                && !report.warnings.is_empty()
+                && report
+                    .warnings
+                    .iter()
+                    .all(|w| w.ends_with("not in the mirror"));
+            if !matches!(origin, Origin::Snapshot(_)) && !absent {
                 rec.last_success = Some(started);
                 rec.last_error = None;
             }
@@ -268,7 +276,7 @@ pub async fn sync_feed(
             rec.last_error = Some(e.to_string());
         }
     }
-    if result.is_ok() && !matches!(origin, Origin::Snapshot(_)) {
+    if rec.last_success == Some(started) {
         rec.stale_alerted = false;
     }
     ctx.store.put_feed(&rec)?;
@@ -450,13 +458,14 @@ async fn sync_rustsec(
                     bytes
                 }
             };
-            let tmp = tempdir_in_store(ctx.store)?;
+            // Guarded from creation: a failed extraction leaves nothing behind.
+            let guard = TempDirGuard(tempdir_in_store(ctx.store)?);
             let limits = ctx.limits;
-            let root = tmp.clone();
+            let root = guard.0.clone();
             let dir = blocking(move || advisory_db::extract_advisory_db(&bytes, &root, &limits))
                 .await?
                 .map_err(|e| FeedError::Parse(format!("{url}: {e}")))?;
-            (dir, Some(TempDirGuard(tmp)))
+            (dir, Some(guard))
         }
     };
     ctx.progress
@@ -822,7 +831,11 @@ async fn sync_epss(
     };
     for (name, bytes) in files {
         check_cancel(ctx)?;
-        let scores = blocking(move || epss::parse_csv(&bytes))
+        // Old-layout files carry their score date only in the file name.
+        let file_name = Path::new(&name)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned());
+        let scores = blocking(move || epss::parse_csv_named(&bytes, file_name.as_deref()))
             .await?
             .map_err(|e| FeedError::Parse(format!("{name}: {e}")))?;
         report.records_read += scores.len();
