@@ -68,6 +68,9 @@ enum Command {
     /// Alerting.
     #[command(subcommand)]
     Notify(NotifyCmd),
+    /// Exports of a release from a data folder that no daemon holds.
+    #[command(subcommand)]
+    Export(ExportCmd),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -108,6 +111,21 @@ enum VersionsCmd {
         ecosystem: String,
         #[arg(required = true, num_args = 1..=2)]
         versions: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Print the VEX document of a release (cyclonedx, openvex or csaf).
+    Vex {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        release: String,
+        #[arg(long, default_value = "cyclonedx")]
+        format: String,
     },
 }
 
@@ -354,6 +372,38 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             versions,
         }) => versions_compare(&ecosystem, &versions),
         Command::Rules(r) => rules(r),
+        Command::Export(ExportCmd::Vex {
+            common,
+            product,
+            release,
+            format,
+        }) => {
+            let c = common.load()?;
+            let f = crate::exports::VexFormat::parse(&format).ok_or_else(|| {
+                CliError::input(format!(
+                    "unknown format {format:?}: use cyclonedx, openvex or csaf"
+                ))
+            })?;
+            let store = Store::open(&c.store.data_dir).map_err(CliError::input)?;
+            let data = crate::exports::load(
+                &store,
+                &product,
+                &release,
+                chrono::Utc::now(),
+                c.exports.publisher(),
+            )
+            .map_err(CliError::input)?
+            .ok_or_else(|| CliError::input(format!("no release {product}/{release}")))?;
+            if f != crate::exports::VexFormat::CycloneDx
+                && crate::exports::statements(&data).is_empty()
+            {
+                return Err(CliError::input(format!(
+                    "{product}/{release}: no vulnerability to state"
+                )));
+            }
+            print_json(&crate::exports::vex(&data, f))?;
+            Ok(0)
+        }
         Command::Notify(NotifyCmd::Test { common, route }) => {
             let c = common.load()?;
             let answer = runtime()?

@@ -15,6 +15,38 @@ pub struct Config {
     pub log: LogConfig,
     pub triage: TriageConfig,
     pub notify: crate::notify::NotifyConfig,
+    pub exports: ExportsConfig,
+}
+
+/// `[exports]`: who publishes the VEX and CSAF documents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportsConfig {
+    /// Manufacturer named as VEX/CSAF publisher.
+    pub publisher_name: String,
+    /// A URL the manufacturer controls (CSAF `publisher.namespace`).
+    pub publisher_namespace: String,
+    pub publisher_contact: Option<String>,
+}
+
+impl Default for ExportsConfig {
+    fn default() -> Self {
+        ExportsConfig {
+            publisher_name: "Device manufacturer".into(),
+            publisher_namespace: "https://example.invalid".into(),
+            publisher_contact: None,
+        }
+    }
+}
+
+impl ExportsConfig {
+    pub fn publisher(&self) -> crate::exports::Publisher {
+        crate::exports::Publisher {
+            name: self.publisher_name.clone(),
+            namespace: self.publisher_namespace.clone(),
+            contact: self.publisher_contact.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod error;
+mod exports;
 mod metrics;
 pub mod openapi;
 mod releases;
@@ -148,6 +149,33 @@ fn api_routes() -> openapi::Api {
                 "Findings by component and vulnerability (?include_retracted=true)"
             ),
             get(releases::get_findings),
+        )
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/releases/{release}/vex",
+                "any",
+                "VEX of the release (?format=cyclonedx|openvex|csaf)"
+            ),
+            get(exports::vex),
+        )
+        .add(
+            doc!(
+                "get",
+                "/products/{product}/releases/{release}/report",
+                "any",
+                "Release report: components, findings, decisions, signers (?format=html|md|csv)"
+            ),
+            get(exports::report),
+        )
+        .add(
+            doc!(
+                "get",
+                "/tickets/{id}/csaf",
+                "any",
+                "CSAF security advisory of a ticket with a released fix"
+            ),
+            get(exports::ticket_csaf),
         )
         .add(
             doc!(
