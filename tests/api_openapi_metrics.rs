@@ -30,7 +30,7 @@ async fn openapi_lists_exactly_the_served_routes_and_metrics_are_exposed() {
                 "{method} {path}"
             );
             // Every described operation is served: no API fallback 404, no 405.
-            let url = d.url(&path.replace('{', "").replace('}', ""));
+            let url = d.url(&path.replace(['{', '}'], ""));
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = c
                 .request(m, &url)
@@ -56,7 +56,7 @@ async fn openapi_lists_exactly_the_served_routes_and_metrics_are_exposed() {
             if item.get(method).is_some() {
                 continue;
             }
-            let url = d.url(&path.replace('{', "").replace('}', ""));
+            let url = d.url(&path.replace(['{', '}'], ""));
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let status = c
                 .request(m, &url)

@@ -377,7 +377,7 @@ async fn outbox_list(
     c.require(crate::auth::Permission::Admin)?;
     blocking(move || {
         let mut d = state.store.deliveries()?;
-        d.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        d.sort_by_key(|x| std::cmp::Reverse(x.created_at));
         serde_json::to_value(d)
             .map(Json)
             .map_err(|e| ApiError::internal(e.to_string()))

@@ -25,6 +25,12 @@ pub struct Api {
     docs: Vec<RouteDoc>,
 }
 
+impl Default for Api {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Api {
     pub fn new() -> Self {
         Api {
