@@ -185,37 +185,9 @@ fn decode_base64(s: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// A mirror holding `osv/Maven/` (all corpus records, or only `only`), and a config whose feed
-/// definitions are just an osv feed for Maven, with no bundled snapshot, plus `notify`.
+/// The Maven mirror (all corpus records, or only `only`) with `notify`: (mirror, config).
 fn setup(dir: &Path, only: Option<&str>, notify: &str) -> (PathBuf, PathBuf) {
-    let mirror = dir.join("mirror");
-    let dst = mirror.join("osv/Maven");
-    std::fs::create_dir_all(&dst).unwrap();
-    for e in std::fs::read_dir(corpus().join("osv/Maven")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_str().unwrap().to_string();
-        if name.ends_with(".json") && only.is_none_or(|o| o == name) {
-            std::fs::copy(&p, dst.join(&name)).unwrap();
-        }
-    }
-    let defs = dir.join("feeds");
-    std::fs::create_dir_all(&defs).unwrap();
-    std::fs::write(
-        defs.join("osv.toml"),
-        "name = \"osv\"\nkind = \"osv\"\nurl = \"https://osv-vulnerabilities.storage.googleapis.com\"\n\
-         ecosystems = [\"Maven\"]\nschedule = \"0 7 */2 * * *\"\nenabled = true\nstale_after_hours = 26\n",
-    )
-    .unwrap();
-    let config = dir.join("soupwatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[feeds]\ndefinitions = {:?}\nsnapshot = {:?}\nschedule = true\n\n{notify}",
-            defs.to_str().unwrap(),
-            dir.join("no-snapshot").to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    let (config, mirror) = maven_setup(dir, |name| only.is_none_or(|o| o == name), notify);
     (mirror, config)
 }
 

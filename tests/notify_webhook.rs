@@ -99,34 +99,9 @@ fn signature_ok(secret: &str, body: &[u8], header: Option<&str>) -> bool {
     mac.verify_slice(&tag).is_ok()
 }
 
-/// A mirror with one Maven advisory, an osv-only feed folder, no snapshot, and `notify`.
+/// A mirror with one Maven advisory and `notify`: (mirror, config).
 fn setup(dir: &Path, notify: &str) -> (PathBuf, PathBuf) {
-    let mirror = dir.join("mirror");
-    let dst = mirror.join("osv/Maven");
-    std::fs::create_dir_all(&dst).unwrap();
-    std::fs::copy(
-        corpus().join("osv/Maven").join(ONE_ADVISORY),
-        dst.join(ONE_ADVISORY),
-    )
-    .unwrap();
-    let defs = dir.join("feeds");
-    std::fs::create_dir_all(&defs).unwrap();
-    std::fs::write(
-        defs.join("osv.toml"),
-        "name = \"osv\"\nkind = \"osv\"\nurl = \"https://osv-vulnerabilities.storage.googleapis.com\"\n\
-         ecosystems = [\"Maven\"]\nschedule = \"0 7 */2 * * *\"\nenabled = true\nstale_after_hours = 26\n",
-    )
-    .unwrap();
-    let config = dir.join("soupwatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[feeds]\ndefinitions = {:?}\nsnapshot = {:?}\nschedule = true\n\n{notify}",
-            defs.to_str().unwrap(),
-            dir.join("no-snapshot").to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    let (config, mirror) = maven_setup(dir, |name| name == ONE_ADVISORY, notify);
     (mirror, config)
 }
 

@@ -9,36 +9,8 @@ use std::time::{Duration, Instant};
 
 const SBOM: &str = "sbom/cyclonedx/bom-examples/SBOM/dropwizard-1.3.15/bom.json";
 
-/// A daemon config reading only the Maven slice of the corpus, with the shipped demo records.
 fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let mirror = dir.join("mirror");
-    let maven = mirror.join("osv/Maven");
-    std::fs::create_dir_all(&maven).unwrap();
-    for e in std::fs::read_dir(corpus().join("osv/Maven")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, maven.join(p.file_name().unwrap())).unwrap();
-    }
-    let feeds = dir.join("feeds");
-    std::fs::create_dir_all(&feeds).unwrap();
-    std::fs::write(
-        feeds.join("osv.toml"),
-        "name = \"osv\"\nkind = \"osv\"\necosystems = [\"Maven\"]\nschedule = \"0 0 3 * * *\"\nstale_after_hours = 48\n",
-    )
-    .unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cfg = dir.join("soupwatch.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[feeds]\ndefinitions = {:?}\nsnapshot = \"/nonexistent\"\n[triage]\nrules = {:?}\nproducts = {:?}\nsoup = {:?}\n",
-            feeds,
-            root.join("config/rules.toml"),
-            root.join("config/products"),
-            root.join("config/soup")
-        ),
-    )
-    .unwrap();
-    (cfg, mirror)
+    maven_setup(dir, |_| true, "")
 }
 
 async fn get_json(c: &reqwest::Client, url: &str, tok: &str) -> serde_json::Value {

@@ -25,36 +25,8 @@ const TICKET_PATH: &str = "/ui/tickets/demo-pump%3ACVE-2019-16942";
 /// The W3C WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// A daemon config reading only the Maven slice of the corpus, with the shipped demo records.
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let mirror = dir.join("mirror");
-    let maven = mirror.join("osv/Maven");
-    std::fs::create_dir_all(&maven).unwrap();
-    for e in std::fs::read_dir(corpus().join("osv/Maven")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, maven.join(p.file_name().unwrap())).unwrap();
-    }
-    let feeds = dir.join("feeds");
-    std::fs::create_dir_all(&feeds).unwrap();
-    std::fs::write(
-        feeds.join("osv.toml"),
-        "name = \"osv\"\nkind = \"osv\"\necosystems = [\"Maven\"]\nschedule = \"0 0 3 * * *\"\nstale_after_hours = 48\n",
-    )
-    .unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cfg = dir.join("soupwatch.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[feeds]\ndefinitions = {:?}\nsnapshot = \"/nonexistent\"\n[triage]\nrules = {:?}\nproducts = {:?}\nsoup = {:?}\n",
-            feeds,
-            root.join("config/rules.toml"),
-            root.join("config/products"),
-            root.join("config/soup")
-        ),
-    )
-    .unwrap();
-    (cfg, mirror)
+    maven_setup(dir, |_| true, "")
 }
 
 /// Chromium and chromedriver, or a failure that says how to install them (never a silent skip).

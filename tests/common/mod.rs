@@ -149,3 +149,44 @@ impl Drop for Daemon {
         }
     }
 }
+
+/// A small deployment for daemon tests: a mirror holding the corpus's `osv/Maven/` records (those
+/// whose file name `keep` accepts), a feed folder with only a Maven osv feed, no bundled
+/// snapshot, the shipped rules and demo device/SOUP records, plus `extra` config (e.g. a
+/// `[notify]` section). Returns (config file, mirror folder).
+pub fn maven_setup(dir: &Path, keep: impl Fn(&str) -> bool, extra: &str) -> (PathBuf, PathBuf) {
+    let mirror = dir.join("mirror");
+    let maven = mirror.join("osv/Maven");
+    std::fs::create_dir_all(&maven).unwrap();
+    for e in std::fs::read_dir(corpus().join("osv/Maven")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        if name.ends_with(".json") && keep(&name) {
+            std::fs::copy(&p, maven.join(&name)).unwrap();
+        }
+    }
+    let feeds = dir.join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    std::fs::write(
+        feeds.join("osv.toml"),
+        "name = \"osv\"\nkind = \"osv\"\nurl = \"https://osv-vulnerabilities.storage.googleapis.com\"\n\
+         ecosystems = [\"Maven\"]\nschedule = \"0 7 */2 * * *\"\nenabled = true\nstale_after_hours = 26\n",
+    )
+    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cfg = dir.join("soupwatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[feeds]\ndefinitions = {:?}\nsnapshot = {:?}\nschedule = true\n\
+             [triage]\nrules = {:?}\nproducts = {:?}\nsoup = {:?}\n\n{extra}",
+            feeds,
+            dir.join("no-snapshot"),
+            root.join("config/rules.toml"),
+            root.join("config/products"),
+            root.join("config/soup")
+        ),
+    )
+    .unwrap();
+    (cfg, mirror)
+}
