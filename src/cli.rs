@@ -43,7 +43,7 @@ enum Command {
     #[command(subcommand)]
     Feeds(FeedsCmd),
     /// Scan SBOM files against the advisories of a data folder or a mirror, without a daemon.
-    /// Exit 0: nothing found; 1: findings; 2: error.
+    /// Exit 0: nothing found; 1: findings, or an SBOM with no matchable component; 2: error.
     Scan {
         /// Data folder whose advisories to use (default ./data unless --mirror is given).
         #[arg(long, conflicts_with = "mirror")]
@@ -746,7 +746,17 @@ fn scan(
         ScanFormat::Table => out_raw(&render_table(&report)),
     }
     let found = report.results.iter().any(|r| !r.findings.is_empty());
-    Ok(if found { 1 } else { 0 })
+    // An SBOM none of whose components could be matched is not clean: say so, exit 1.
+    let blind: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.summary.components > 0 && r.summary.matchable == 0)
+        .map(|r| r.sbom.as_str())
+        .collect();
+    for b in &blind {
+        eprintln!("soupwatch: {b}: no component could be matched (no usable purl or CPE); this is not a clean result");
+    }
+    Ok(if found || !blind.is_empty() { 1 } else { 0 })
 }
 
 fn versions_compare(ecosystem: &str, versions: &[String]) -> Result<u8, CliError> {
