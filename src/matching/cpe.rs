@@ -487,6 +487,27 @@ pub fn match_entry(
     }
 }
 
+/// Criteria strings repeat across every release an advisory is evaluated against: parse each
+/// once per thread. Bounded so a feed of millions of criteria cannot grow it without end.
+fn parse_criteria(s: &str) -> Result<std::rc::Rc<Wfn>, CpeError> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<Wfn>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    CACHE.with(|c| {
+        if let Some(w) = c.borrow().get(s) {
+            return Ok(w.clone());
+        }
+        let w = std::rc::Rc::new(Wfn::from_str(s)?);
+        let mut map = c.borrow_mut();
+        if map.len() >= 100_000 {
+            map.clear();
+        }
+        map.insert(s.to_string(), w.clone());
+        Ok(w)
+    })
+}
+
 fn match_parsed(
     m: &CpeMatch,
     criteria: &Wfn,
@@ -650,7 +671,7 @@ fn evaluate_node(
     let mut hits = Vec::new();
     let mut truths = Vec::with_capacity(node.cpe_match.len());
     for m in &node.cpe_match {
-        let criteria = match Wfn::from_str(&m.criteria) {
+        let criteria = match parse_criteria(&m.criteria) {
             Ok(c) => c,
             Err(e) => {
                 if m.vulnerable {

@@ -283,19 +283,43 @@ pub fn match_package(
     }
 }
 
+/// The CPEs of one release, gathered once for every advisory evaluated against it.
+pub struct CpeCandidates<'a> {
+    with_cpe: Vec<&'a ComponentView>,
+    candidates: Vec<Wfn>,
+}
+
+impl<'a> CpeCandidates<'a> {
+    pub fn new(views: &'a [ComponentView]) -> Self {
+        let with_cpe: Vec<&ComponentView> = views.iter().filter(|v| v.cpe.is_some()).collect();
+        let candidates = with_cpe.iter().filter_map(|v| v.cpe.clone()).collect();
+        CpeCandidates {
+            with_cpe,
+            candidates,
+        }
+    }
+}
+
 /// Evaluates an advisory's CPE configurations over every CPE of one release.
 pub fn match_cpe(views: &[ComponentView], adv: &CompiledAdvisory, out: &mut MatchResult) {
     if adv.configurations.is_empty() {
         return;
     }
-    let with_cpe: Vec<&ComponentView> = views.iter().filter(|v| v.cpe.is_some()).collect();
-    let candidates: Vec<Wfn> = with_cpe.iter().filter_map(|v| v.cpe.clone()).collect();
+    match_cpe_with(&CpeCandidates::new(views), adv, out);
+}
+
+fn match_cpe_with(c: &CpeCandidates<'_>, adv: &CompiledAdvisory, out: &mut MatchResult) {
+    if adv.configurations.is_empty() {
+        return;
+    }
+    let (with_cpe, candidates) = (&c.with_cpe, &c.candidates);
+
     if candidates.is_empty() {
         return;
     }
     for (ci, config) in adv.configurations.iter().enumerate() {
         out.checks += candidates.len() as u64;
-        let ev = cpe::evaluate_detailed(config, &candidates, &generic_cmp);
+        let ev = cpe::evaluate_detailed(config, candidates, &generic_cmp);
         for h in ev.hits {
             let view = with_cpe[h.candidate];
             out.hits.push(Hit {
@@ -392,8 +416,11 @@ impl AdvisorySet {
         }
         cpe_advs.sort_unstable();
         cpe_advs.dedup();
-        for ai in cpe_advs {
-            match_cpe(views, &self.advisories[ai], &mut out);
+        if !cpe_advs.is_empty() {
+            let cands = CpeCandidates::new(views);
+            for ai in cpe_advs {
+                match_cpe_with(&cands, &self.advisories[ai], &mut out);
+            }
         }
         dedup_hits(&mut out.hits);
         out
