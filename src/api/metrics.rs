@@ -209,19 +209,7 @@ pub async fn render(State(st): State<AppState>) -> Result<Response, ApiError> {
                     .entry(t.decision.priority.as_str().to_string())
                     .or_default() += active as f64;
             }
-            overdue += t
-                .notifications
-                .iter()
-                .filter(|n| {
-                    n.deadline < today
-                        && !matches!(
-                            n.state,
-                            crate::triage::ticket::NotificationState::Sent
-                                | crate::triage::ticket::NotificationState::Acknowledged
-                                | crate::triage::ticket::NotificationState::NotRequired
-                        )
-                })
-                .count() as f64;
+            overdue += t.overdue_notifications(today) as f64;
         }
         gauge(
             "soupwatch_tickets",

@@ -59,12 +59,7 @@ pub async fn list(
             {
                 continue;
             }
-            let next_deadline = t
-                .notifications
-                .iter()
-                .filter(|n| !matches!(n.state, crate::triage::ticket::NotificationState::Sent | crate::triage::ticket::NotificationState::Acknowledged | crate::triage::ticket::NotificationState::NotRequired))
-                .map(|n| n.deadline)
-                .min();
+            let next_deadline = t.next_deadline();
             out.push(serde_json::json!({
                 "id": t.id, "product": t.product, "vulnerability": t.vulnerability, "aliases": t.aliases,
                 "summary": t.summary, "state": t.state, "priority": t.decision.priority.as_str(),

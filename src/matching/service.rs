@@ -6,7 +6,7 @@
 //! transaction as the change, and are acknowledged only after the hits are committed, so a crash
 //! at any point means the work is redone, never lost. One worker runs this serially.
 
-use super::engine::{match_advisory, AdvisorySet, CompiledAdvisory, ComponentView, Evidence, Hit};
+use super::engine::{match_advisory, AdvisorySet, CompiledAdvisory, ComponentView, Hit};
 use crate::advisory::{Advisory, Source};
 use crate::model::Component;
 use crate::store::{
@@ -412,9 +412,4 @@ impl<'a> Matcher<'a> {
         }
         Ok(events)
     }
-}
-
-/// Keeps the evidence type linked to the store's JSON form.
-pub fn evidence_of(h: &HitRecord) -> Option<Evidence> {
-    serde_json::from_value(h.evidence.clone()).ok()
 }

@@ -59,6 +59,18 @@ pub struct TicketNotification {
     pub reminded: Vec<String>,
 }
 
+impl TicketNotification {
+    /// Still to be done: not sent, acknowledged or waived.
+    pub fn is_open(&self) -> bool {
+        !matches!(
+            self.state,
+            NotificationState::Sent
+                | NotificationState::Acknowledged
+                | NotificationState::NotRequired
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignoffAction {
@@ -171,16 +183,25 @@ impl Ticket {
         }
     }
 
+    /// Some open notification is past its deadline.
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
-        self.notifications.iter().any(|n| {
-            n.deadline < today
-                && !matches!(
-                    n.state,
-                    NotificationState::Sent
-                        | NotificationState::Acknowledged
-                        | NotificationState::NotRequired
-                )
-        })
+        self.overdue_notifications(today) > 0
+    }
+
+    pub fn overdue_notifications(&self, today: NaiveDate) -> usize {
+        self.notifications
+            .iter()
+            .filter(|n| n.is_open() && n.deadline < today)
+            .count()
+    }
+
+    /// The earliest deadline among the open notifications.
+    pub fn next_deadline(&self) -> Option<NaiveDate> {
+        self.notifications
+            .iter()
+            .filter(|n| n.is_open())
+            .map(|n| n.deadline)
+            .min()
     }
 
     pub(crate) fn event(&self, kind: EventKind, title: String) -> EventRecord {

@@ -412,12 +412,7 @@ pub fn watch_deadlines(store: &Store, today: NaiveDate) -> Result<usize, StoreEr
         let awareness = t.awareness_date;
         let snapshot = t.clone();
         for n in t.notifications.iter_mut() {
-            if matches!(
-                n.state,
-                NotificationState::Sent
-                    | NotificationState::Acknowledged
-                    | NotificationState::NotRequired
-            ) {
+            if !n.is_open() {
                 continue;
             }
             let total = (n.deadline - awareness).num_days();

@@ -8,7 +8,6 @@ use crate::feeds::FeedStatus;
 use crate::matching::findings::VulnSummary;
 use crate::records::SoupRecord;
 use crate::tickets::{Signoff, SignoffAction, Ticket, TicketNotification};
-use crate::triage::ticket::NotificationState;
 use crate::triage::{ChangeEu, ChangeUs, RiskClass, TicketState};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -98,19 +97,12 @@ pub fn days_left(deadline: NaiveDate, today: NaiveDate, open: bool) -> DaysLeft 
 
 /// A notification still to be done (not sent, acknowledged or waived).
 pub fn notification_open(n: &TicketNotification) -> bool {
-    !matches!(
-        n.state,
-        NotificationState::Sent | NotificationState::Acknowledged | NotificationState::NotRequired
-    )
+    n.is_open()
 }
 
 /// The earliest deadline among the ticket's open notifications.
 pub fn next_deadline(t: &Ticket) -> Option<NaiveDate> {
-    t.notifications
-        .iter()
-        .filter(|n| notification_open(n))
-        .map(|n| n.deadline)
-        .min()
+    t.next_deadline()
 }
 
 /// How the queue is ordered (`?sort=`).
@@ -843,6 +835,7 @@ fn age_words(hours: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::triage::ticket::NotificationState;
 
     #[test]
     fn encoding_keeps_ids_in_one_segment() {
