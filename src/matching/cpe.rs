@@ -5,8 +5,9 @@
 //! CPE. Version ordering is passed in by the caller so this stays free of ecosystem rules.
 //! Pure: no I/O.
 
-use crate::advisory::{CpeConfiguration, CpeMatch, CpeNode, Operator};
+use crate::advisory::{CpeConfiguration, CpeMatch, Operator};
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -46,8 +47,15 @@ impl Value {
     pub fn literal(&self) -> Option<String> {
         (!self.has_wildcards()).then(|| self.body.iter().collect())
     }
-    fn lower(&self) -> Vec<char> {
-        self.body.iter().map(|c| c.to_ascii_lowercase()).collect()
+    /// Same body, ignoring ASCII case (the comparison NISTIR 7696 asks for), without
+    /// allocating: this runs for every criteria x candidate pair.
+    fn body_eq(&self, other: &Value) -> bool {
+        self.body.len() == other.body.len()
+            && self
+                .body
+                .iter()
+                .zip(&other.body)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
     }
 }
 
@@ -303,7 +311,9 @@ fn into_wfn(attrs: Vec<Attr>) -> Result<Wfn, String> {
     match &attrs[0] {
         Attr::Any => {}
         Attr::Value(v)
-            if !v.has_wildcards() && matches!(v.lower().as_slice(), ['a'] | ['o'] | ['h']) => {}
+            if !v.has_wildcards()
+                && matches!(v.body.as_slice(), [c] if matches!(c.to_ascii_lowercase(), 'a' | 'o' | 'h')) =>
+            {}
         _ => return Err("part must be `a`, `o`, `h` or `*`".into()),
     }
     Ok(Wfn { attrs })
@@ -361,12 +371,12 @@ pub fn attribute_relation(source: &Attr, target: &Attr) -> Relation {
         (Attr::Na, Attr::Value(_)) | (Attr::Value(_), Attr::Na) => Relation::Disjoint,
         (Attr::Value(s), Attr::Value(t)) => {
             if s.has_wildcards() {
-                if wildcard_match(s, &t.lower()) {
+                if wildcard_match(s, &t.body) {
                     Relation::Superset
                 } else {
                     Relation::Disjoint
                 }
-            } else if s.lower() == t.lower() {
+            } else if s.body_eq(t) {
                 Relation::Equal
             } else {
                 Relation::Disjoint
@@ -377,8 +387,9 @@ pub fn attribute_relation(source: &Attr, target: &Attr) -> Relation {
 
 /// NISTIR 7696 compare_strings: the body must occur in the target preceded by at most what
 /// the leading wildcard allows and followed by at most what the trailing one allows.
+/// Case-insensitive (ASCII).
 fn wildcard_match(pattern: &Value, target: &[char]) -> bool {
-    let body = pattern.lower();
+    let body = &pattern.body;
     let allows = |w: Wild, n: usize| match w {
         Wild::None => n == 0,
         Wild::Star => true,
@@ -388,8 +399,11 @@ fn wildcard_match(pattern: &Value, target: &[char]) -> bool {
         return false;
     };
     (0..=last_start).any(|i| {
-        target.get(i..i + body.len()) == Some(body.as_slice())
-            && allows(pattern.lead, i)
+        target.get(i..i + body.len()).is_some_and(|t| {
+            t.iter()
+                .zip(body.iter())
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        }) && allows(pattern.lead, i)
             && allows(pattern.trail, last_start - i)
     })
 }
@@ -468,6 +482,177 @@ fn bounds(m: &CpeMatch) -> Vec<(Bound, &str)> {
     .collect()
 }
 
+/// A version order for CPE bounds, supplied by the caller so this module stays free of
+/// ecosystem rules. Versions are parsed once (bounds when an advisory is compiled, candidates
+/// when a release is gathered) and compared many times.
+pub trait BoundOrder {
+    type V;
+    /// None when the text is not a version in this order (then it is incomparable).
+    fn parse(&self, s: &str) -> Option<Self::V>;
+    fn cmp(&self, a: &Self::V, b: &Self::V) -> Option<Ordering>;
+}
+
+/// A [`BoundOrder`] over plain strings, for callers that compare text directly.
+pub struct StrOrder<'f>(pub &'f dyn Fn(&str, &str) -> Option<Ordering>);
+
+impl BoundOrder for StrOrder<'_> {
+    type V = String;
+    fn parse(&self, s: &str) -> Option<String> {
+        Some(s.to_string())
+    }
+    fn cmp(&self, a: &String, b: &String) -> Option<Ordering> {
+        (self.0)(a, b)
+    }
+}
+
+/// A component CPE ready for evaluation: the name, and its version literal parsed once.
+#[derive(Debug, Clone)]
+pub struct Candidate<V> {
+    pub wfn: Wfn,
+    /// The version attribute's literal text (None for ANY, NA or a wildcard value).
+    version_text: Option<String>,
+    version: Option<V>,
+}
+
+impl<V> Candidate<V> {
+    pub fn new<O: BoundOrder<V = V>>(wfn: Wfn, order: &O) -> Self {
+        let version_text = match wfn.version() {
+            Attr::Value(v) => v.literal(),
+            Attr::Any | Attr::Na => None,
+        };
+        let version = version_text.as_deref().and_then(|t| order.parse(t));
+        Candidate {
+            wfn,
+            version_text,
+            version,
+        }
+    }
+}
+
+/// The lower-case literal (vendor, product) of a name, when both are plain values: a criteria
+/// naming them can only match a candidate with the same pair.
+pub fn vendor_product(w: &Wfn) -> Option<(String, String)> {
+    let lit = |a: &Attr| match a {
+        Attr::Value(v) => v.literal().map(|s| s.to_ascii_lowercase()),
+        Attr::Any | Attr::Na => None,
+    };
+    Some((lit(w.vendor())?, lit(w.product())?))
+}
+
+/// The CPEs of one release, with an index by literal (vendor, product) so that each criteria
+/// is compared only with the candidates that can match it.
+#[derive(Debug, Clone)]
+pub struct CandidateSet<V> {
+    pub list: Vec<Candidate<V>>,
+    by_vp: HashMap<(String, String), Vec<usize>>,
+}
+
+impl<V> CandidateSet<V> {
+    pub fn new(list: Vec<Candidate<V>>) -> Self {
+        let mut by_vp: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, c) in list.iter().enumerate() {
+            if let Some(vp) = vendor_product(&c.wfn) {
+                by_vp.entry(vp).or_default().push(i);
+            }
+        }
+        CandidateSet { list, by_vp }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Candidates that may match `entry`, in order. A criteria with a literal vendor and
+    /// product matches only candidates with the same literal pair (a candidate's ANY or
+    /// wildcard there is a subset or undefined relation, never a match); any other criteria
+    /// is tried on every candidate.
+    fn for_entry<'s>(&'s self, entry: &CompiledEntry<V>) -> Box<dyn Iterator<Item = usize> + 's> {
+        match &entry.vp {
+            Some(vp) => Box::new(self.by_vp.get(vp).into_iter().flatten().copied()),
+            None => Box::new(0..self.list.len()),
+        }
+    }
+}
+
+/// One `cpeMatch` entry with its criteria and bounds parsed.
+#[derive(Debug, Clone)]
+pub struct CompiledEntry<V> {
+    pub source: CpeMatch,
+    criteria: Result<Wfn, CpeError>,
+    /// The criteria's literal (vendor, product), lower-case, for [`CandidateSet::for_entry`].
+    vp: Option<(String, String)>,
+    /// (bound, its text, its parsed version when the order can read it).
+    bounds: Vec<(Bound, String, Option<V>)>,
+    /// `describe_bounds` of the entry, computed once for the evidence.
+    bound_text: Option<String>,
+}
+
+impl<V> CompiledEntry<V> {
+    pub fn compile<O: BoundOrder<V = V>>(m: &CpeMatch, order: &O) -> Self {
+        let criteria = Wfn::from_str(&m.criteria);
+        CompiledEntry {
+            vp: criteria.as_ref().ok().and_then(vendor_product),
+            criteria,
+            bounds: bounds(m)
+                .into_iter()
+                .map(|(b, t)| (b, t.to_string(), order.parse(t)))
+                .collect(),
+            bound_text: describe_bounds(m),
+            source: m.clone(),
+        }
+    }
+
+    /// The parsed criteria (None when the criteria string is not a CPE).
+    pub fn criteria(&self) -> Option<&Wfn> {
+        self.criteria.as_ref().ok()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledNode<V> {
+    operator: Operator,
+    negate: bool,
+    entries: Vec<CompiledEntry<V>>,
+}
+
+/// An NVD configuration with every criteria and bound parsed, evaluated many times.
+#[derive(Debug, Clone)]
+pub struct CompiledConfiguration<V> {
+    operator: Operator,
+    negate: bool,
+    nodes: Vec<CompiledNode<V>>,
+}
+
+impl<V> CompiledConfiguration<V> {
+    pub fn compile<O: BoundOrder<V = V>>(c: &CpeConfiguration, order: &O) -> Self {
+        CompiledConfiguration {
+            operator: c.operator,
+            negate: c.negate,
+            nodes: c
+                .nodes
+                .iter()
+                .map(|n| CompiledNode {
+                    operator: n.operator,
+                    negate: n.negate,
+                    entries: n
+                        .cpe_match
+                        .iter()
+                        .map(|m| CompiledEntry::compile(m, order))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &CompiledEntry<V>> {
+        self.nodes.iter().flat_map(|n| n.entries.iter())
+    }
+}
+
 /// Does one `cpeMatch` entry apply to the component's CPE, bounds included? `cmp(a, b)`
 /// orders two version strings (None when incomparable).
 ///
@@ -479,65 +664,47 @@ pub fn match_entry(
     candidate: &Wfn,
     cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
 ) -> EntryMatch {
-    match Wfn::from_str(&m.criteria) {
-        Ok(criteria) => match_parsed(m, &criteria, candidate, cmp),
+    let order = StrOrder(cmp);
+    let entry = CompiledEntry::compile(m, &order);
+    match &entry.criteria {
+        Ok(_) => match_compiled(&entry, &Candidate::new(candidate.clone(), &order), &order),
         Err(e) => EntryMatch::Incomparable {
             reason: e.to_string(),
         },
     }
 }
 
-/// Criteria strings repeat across every release an advisory is evaluated against: parse each
-/// once per thread. Bounded so a feed of millions of criteria cannot grow it without end.
-fn parse_criteria(s: &str) -> Result<std::rc::Rc<Wfn>, CpeError> {
-    thread_local! {
-        static CACHE: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<Wfn>>> =
-            std::cell::RefCell::new(std::collections::HashMap::new());
-    }
-    CACHE.with(|c| {
-        if let Some(w) = c.borrow().get(s) {
-            return Ok(w.clone());
-        }
-        let w = std::rc::Rc::new(Wfn::from_str(s)?);
-        let mut map = c.borrow_mut();
-        if map.len() >= 100_000 {
-            map.clear();
-        }
-        map.insert(s.to_string(), w.clone());
-        Ok(w)
-    })
-}
-
-fn match_parsed(
-    m: &CpeMatch,
-    criteria: &Wfn,
-    candidate: &Wfn,
-    cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
+fn match_compiled<O: BoundOrder>(
+    entry: &CompiledEntry<O::V>,
+    candidate: &Candidate<O::V>,
+    order: &O,
 ) -> EntryMatch {
-    if !cpe_matches(criteria, candidate) {
+    let Ok(criteria) = &entry.criteria else {
+        return EntryMatch::NotMatched;
+    };
+    if !cpe_matches(criteria, &candidate.wfn) {
         return EntryMatch::NotMatched;
     }
-    let bounds = bounds(m);
-    if bounds.is_empty() {
+    if entry.bounds.is_empty() {
         return EntryMatch::Matched;
     }
     let incomparable = |reason: String| EntryMatch::Incomparable { reason };
     if criteria.version() != &Attr::Any {
         return incomparable(format!(
             "criteria {} fixes a version and also has version bounds",
-            m.criteria
+            entry.source.criteria
         ));
     }
-    let version = match candidate.version() {
-        Attr::Value(v) => v.literal(),
-        Attr::Any | Attr::Na => None,
-    };
-    let Some(version) = version else {
+    let Some(version) = candidate.version_text.as_deref() else {
         return incomparable("the component's CPE states no exact version".into());
     };
     let mut undecided = None;
-    for (bound, limit) in bounds {
-        match cmp(&version, limit) {
+    for (bound, limit, parsed) in &entry.bounds {
+        let ord = match (&candidate.version, parsed) {
+            (Some(a), Some(b)) => order.cmp(a, b),
+            _ => None,
+        };
+        match ord {
             Some(ord) if bound.admits(ord) => {}
             Some(_) => return EntryMatch::NotMatched,
             None => {
@@ -629,20 +796,40 @@ pub fn evaluate(
 
 /// As [`evaluate`], plus the vulnerable entries that named a candidate's product but could not
 /// be decided (no version, incomparable versions, unparsable criteria), for reporting.
-///
-/// Hits come only from non-negated nodes that hold; a negated configuration describes what is
-/// not affected and so yields no hits, and `vulnerable: false` entries never yield hits.
-/// Undecided entries are reported unless the configuration is false regardless of them.
 pub fn evaluate_detailed(
     config: &CpeConfiguration,
     candidates: &[Wfn],
     cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
 ) -> Evaluation {
+    let order = StrOrder(cmp);
+    let cands = CandidateSet::new(
+        candidates
+            .iter()
+            .map(|w| Candidate::new(w.clone(), &order))
+            .collect(),
+    );
+    evaluate_compiled(
+        &CompiledConfiguration::compile(config, &order),
+        &cands,
+        &order,
+    )
+}
+
+/// [`evaluate_detailed`] on a compiled configuration and parsed candidates.
+///
+/// Hits come only from non-negated nodes that hold; a negated configuration describes what is
+/// not affected and so yields no hits, and `vulnerable: false` entries never yield hits.
+/// Undecided entries are reported unless the configuration is false regardless of them.
+pub fn evaluate_compiled<O: BoundOrder>(
+    config: &CompiledConfiguration<O::V>,
+    candidates: &CandidateSet<O::V>,
+    order: &O,
+) -> Evaluation {
     let mut out = Evaluation::default();
     // Per node: its truth and the hits its vulnerable entries would contribute.
-    let mut node_results: Vec<(Truth, bool, Vec<CpeHit>)> = Vec::new();
+    let mut node_results: Vec<(Truth, bool, Vec<CpeHit>)> = Vec::with_capacity(config.nodes.len());
     for node in &config.nodes {
-        let (truth, hits) = evaluate_node(node, candidates, cmp, &mut out.undecided);
+        let (truth, hits) = evaluate_node(node, candidates, order, &mut out.undecided);
         node_results.push((truth.not(node.negate), node.negate, hits));
     }
     let whole =
@@ -662,17 +849,20 @@ pub fn evaluate_detailed(
     out
 }
 
-fn evaluate_node(
-    node: &CpeNode,
-    candidates: &[Wfn],
-    cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
+fn evaluate_node<O: BoundOrder>(
+    node: &CompiledNode<O::V>,
+    candidates: &CandidateSet<O::V>,
+    order: &O,
     undecided: &mut Vec<Undecided>,
 ) -> (Truth, Vec<CpeHit>) {
     let mut hits = Vec::new();
-    let mut truths = Vec::with_capacity(node.cpe_match.len());
-    for m in &node.cpe_match {
-        let criteria = match parse_criteria(&m.criteria) {
-            Ok(c) => c,
+    let mut acc = match node.operator {
+        Operator::And => Truth::True,
+        Operator::Or => Truth::False,
+    };
+    for entry in &node.entries {
+        let m = &entry.source;
+        let truth = match &entry.criteria {
             Err(e) => {
                 if m.vulnerable {
                     undecided.push(Undecided {
@@ -681,47 +871,53 @@ fn evaluate_node(
                         reason: e.to_string(),
                     });
                 }
-                truths.push(Truth::Unknown);
-                continue;
+                Truth::Unknown
+            }
+            Ok(_) => {
+                let mut t = Truth::False;
+                for i in candidates.for_entry(entry) {
+                    let Some(cand) = candidates.list.get(i) else {
+                        continue;
+                    };
+                    match match_compiled(entry, cand, order) {
+                        EntryMatch::Matched => {
+                            t = Truth::True;
+                            if m.vulnerable {
+                                hits.push(CpeHit {
+                                    candidate: i,
+                                    criteria: m.criteria.clone(),
+                                    match_criteria_id: m.match_criteria_id.clone(),
+                                    bound: entry.bound_text.clone(),
+                                });
+                            }
+                        }
+                        EntryMatch::NotMatched => {}
+                        EntryMatch::Incomparable { reason } => {
+                            if t == Truth::False {
+                                t = Truth::Unknown;
+                            }
+                            if m.vulnerable {
+                                undecided.push(Undecided {
+                                    candidate: Some(i),
+                                    criteria: m.criteria.clone(),
+                                    reason,
+                                });
+                            }
+                        }
+                    }
+                }
+                t
             }
         };
-        let mut entry = Truth::False;
-        for (i, cand) in candidates.iter().enumerate() {
-            match match_parsed(m, &criteria, cand, cmp) {
-                EntryMatch::Matched => {
-                    entry = Truth::True;
-                    if m.vulnerable {
-                        hits.push(CpeHit {
-                            candidate: i,
-                            criteria: m.criteria.clone(),
-                            match_criteria_id: m.match_criteria_id.clone(),
-                            bound: describe_bounds(m),
-                        });
-                    }
-                }
-                EntryMatch::NotMatched => {}
-                EntryMatch::Incomparable { reason } => {
-                    if entry == Truth::False {
-                        entry = Truth::Unknown;
-                    }
-                    if m.vulnerable {
-                        undecided.push(Undecided {
-                            candidate: Some(i),
-                            criteria: m.criteria.clone(),
-                            reason,
-                        });
-                    }
-                }
-            }
-        }
-        truths.push(entry);
+        acc = Truth::combine(node.operator, [acc, truth].into_iter());
     }
-    (Truth::combine(node.operator, truths.into_iter()), hits)
+    (acc, hits)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::advisory::CpeNode;
     use std::path::{Path, PathBuf};
 
     fn nvd() -> PathBuf {
@@ -841,6 +1037,79 @@ mod tests {
             assert_eq!(&w.to_string(), n);
             assert!(cpe_matches(&w, &w), "a name matches itself: {n}");
         }
+    }
+
+    /// The candidate index may skip a candidate only when the criteria cannot match it: for
+    /// every real NVD criteria against every real CPE name of the corpus (plus names with ANY,
+    /// NA and wildcard vendors/products, and mixed case), `for_entry` yields every candidate
+    /// `cpe_matches` accepts.
+    #[test]
+    fn candidate_index_never_skips_a_match() {
+        fn walk(dir: &Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "json") {
+                    let v = read_json(&p);
+                    strings_under(&v, "criteria", out);
+                    strings_under(&v, "cpeName", out);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        walk(&nvd(), &mut all);
+        all.sort();
+        all.dedup();
+        let order = StrOrder(&dotted);
+        let mut names: Vec<Wfn> = all.iter().map(|n| wfn(n)).collect();
+        for extra in [
+            "cpe:2.3:a:*:openssl:1.0.2:*:*:*:*:*:*:*",
+            "cpe:2.3:a:openssl:*:1.0.2:*:*:*:*:*:*:*",
+            "cpe:2.3:a:-:-:1.0:*:*:*:*:*:*:*",
+            "cpe:2.3:a:OpenSSL:OpenSSL:1.0.2:*:*:*:*:*:*:*",
+            "cpe:2.3:a:open*:openssl:1.0.2:*:*:*:*:*:*:*",
+            "cpe:2.3:*:*:*:*:*:*:*:*:*:*:*",
+        ] {
+            names.push(wfn(extra));
+        }
+        let set = CandidateSet::new(
+            names
+                .iter()
+                .map(|w| Candidate::new(w.clone(), &order))
+                .collect(),
+        );
+        let mut extra_criteria: Vec<String> = vec![
+            "cpe:2.3:a:*:openssl:*:*:*:*:*:*:*:*".into(),
+            "cpe:2.3:a:openss?:*:*:*:*:*:*:*:*:*".into(),
+            "cpe:2.3:*:*:*:*:*:*:*:*:*:*:*".into(),
+            "cpe:2.3:a:OPENSSL:OPENSSL:*:*:*:*:*:*:*:*".into(),
+        ];
+        extra_criteria.extend(all.iter().step_by(7).cloned());
+        let (mut pairs, mut matched) = (0usize, 0usize);
+        for c in &extra_criteria {
+            let entry = CompiledEntry::compile(
+                &CpeMatch {
+                    vulnerable: true,
+                    criteria: c.clone(),
+                    ..CpeMatch::default()
+                },
+                &order,
+            );
+            let criteria = entry.criteria().unwrap().clone();
+            let offered: std::collections::HashSet<usize> = set.for_entry(&entry).collect();
+            for (i, cand) in set.list.iter().enumerate() {
+                pairs += 1;
+                if cpe_matches(&criteria, &cand.wfn) {
+                    matched += 1;
+                    assert!(offered.contains(&i), "{c} skips {}", cand.wfn);
+                }
+            }
+        }
+        assert!(
+            matched > extra_criteria.len(),
+            "{matched} matches in {pairs} pairs"
+        );
     }
 
     #[test]

@@ -3,15 +3,15 @@
 //! (purl mapped to an OSV package, version parsed in that ecosystem's scheme), then matched.
 //! No I/O: the store-backed service and `soupwatch scan` both drive it, and so do the benches.
 
-use super::cpe::{self, Attr, Wfn};
+use super::cpe::{self, BoundOrder, Candidate, CandidateSet, CompiledConfiguration, Wfn};
 use super::identity::{self, PackageKey};
 use super::range::{CompiledRanges, RangeEvidence, Verdict};
-use crate::advisory::{Advisory, CpeConfiguration, Source};
+use crate::advisory::{Advisory, Source};
 use crate::model::Component;
 use crate::versions::{scheme_for, Scheme, Version};
 use chrono::{DateTime, Utc};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// A component as matching sees it.
 #[derive(Debug, Clone)]
@@ -97,6 +97,7 @@ pub struct CompiledPackage {
     pub affected_index: usize,
     /// None when the ecosystem's versions have no defined order (only explicit versions count).
     pub ranges: Option<CompiledRanges>,
+    /// The entry's `versions`, sorted (see [`super::range::sorted`]).
     pub explicit_versions: Vec<String>,
 }
 
@@ -107,12 +108,16 @@ pub struct CompiledAdvisory {
     pub modified: DateTime<Utc>,
     pub withdrawn: bool,
     pub packages: Vec<CompiledPackage>,
-    pub configurations: Vec<CpeConfiguration>,
+    /// package identity -> its entries in `packages` (records such as distro advisories name
+    /// hundreds of packages; a component finds its entries with one lookup).
+    by_key: FxHashMap<PackageKey, Vec<usize>>,
+    /// NVD configurations with criteria and bound versions parsed once.
+    pub configurations: Vec<CompiledConfiguration<Version>>,
 }
 
 impl CompiledAdvisory {
     pub fn compile(a: &Advisory) -> CompiledAdvisory {
-        let packages = a
+        let packages: Vec<CompiledPackage> = a
             .affected
             .iter()
             .enumerate()
@@ -123,33 +128,38 @@ impl CompiledAdvisory {
                 };
                 CompiledPackage {
                     ranges: scheme_for(&af.ecosystem).map(|s| CompiledRanges::compile(af, s)),
-                    explicit_versions: af.versions.clone(),
+                    explicit_versions: super::range::sorted(&af.versions),
                     affected_index: i,
                     key,
                 }
             })
             .collect();
+        let mut by_key: FxHashMap<PackageKey, Vec<usize>> = FxHashMap::default();
+        for (i, p) in packages.iter().enumerate() {
+            by_key.entry(p.key.clone()).or_default().push(i);
+        }
         CompiledAdvisory {
+            by_key,
             id: a.id.clone(),
             source: a.source,
             modified: a.modified,
             withdrawn: a.withdrawn.is_some(),
             packages,
-            configurations: a.configurations.clone(),
+            configurations: a
+                .configurations
+                .iter()
+                .map(|c| CompiledConfiguration::compile(c, &GenericOrder))
+                .collect(),
         }
     }
 
     /// (vendor, product) of every vulnerable criteria, lower-case literals only.
     pub fn cpe_products(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for c in &self.configurations {
-            for n in &c.nodes {
-                for m in n.cpe_match.iter().filter(|m| m.vulnerable) {
-                    if let Ok(w) = m.criteria.parse::<Wfn>() {
-                        if let (Some(v), Some(p)) = (literal(w.vendor()), literal(w.product())) {
-                            out.push((v, p));
-                        }
-                    }
+        for e in self.configurations.iter().flat_map(|c| c.entries()) {
+            if let (true, Some(w)) = (e.source.vulnerable, e.criteria()) {
+                if let Some(vp) = cpe::vendor_product(w) {
+                    out.push(vp);
                 }
             }
         }
@@ -161,14 +171,7 @@ impl CompiledAdvisory {
 
 /// The literal (vendor, product) of a component CPE, lower-case: its index key.
 pub fn cpe_vendor_product(w: &Wfn) -> Option<(String, String)> {
-    Some((literal(w.vendor())?, literal(w.product())?))
-}
-
-fn literal(a: &Attr) -> Option<String> {
-    match a {
-        Attr::Value(v) => v.literal().map(|s| s.to_lowercase()),
-        _ => None,
-    }
+    cpe::vendor_product(w)
 }
 
 /// Why a component matched one advisory record.
@@ -223,10 +226,17 @@ pub struct MatchResult {
     pub checks: u64,
 }
 
-fn generic_cmp(a: &str, b: &str) -> Option<std::cmp::Ordering> {
-    let a = Version::parse(Scheme::Generic, a).ok()?;
-    let b = Version::parse(Scheme::Generic, b).ok()?;
-    a.cmp_parsed(&b)
+/// CPE versions carry no ecosystem: NVD bounds are ordered with OSV's generic rule.
+struct GenericOrder;
+
+impl BoundOrder for GenericOrder {
+    type V = Version;
+    fn parse(&self, s: &str) -> Option<Version> {
+        Version::parse(Scheme::Generic, s).ok()
+    }
+    fn cmp(&self, a: &Version, b: &Version) -> Option<std::cmp::Ordering> {
+        a.cmp_parsed(b)
+    }
 }
 
 /// Matches one component against one compiled package entry.
@@ -247,7 +257,7 @@ pub fn match_package(
     };
     let verdict = match &pkg.ranges {
         Some(r) => r.evaluate(raw, view.parsed.as_ref(), view.commit.as_deref()),
-        None if pkg.explicit_versions.iter().any(|v| v == raw) => {
+        None if super::range::contains(&pkg.explicit_versions, raw) => {
             Verdict::Affected(RangeEvidence::ExplicitVersion {
                 version: raw.to_string(),
             })
@@ -286,13 +296,19 @@ pub fn match_package(
 /// The CPEs of one release, gathered once for every advisory evaluated against it.
 pub struct CpeCandidates<'a> {
     with_cpe: Vec<&'a ComponentView>,
-    candidates: Vec<Wfn>,
+    candidates: CandidateSet<Version>,
 }
 
 impl<'a> CpeCandidates<'a> {
     pub fn new(views: &'a [ComponentView]) -> Self {
         let with_cpe: Vec<&ComponentView> = views.iter().filter(|v| v.cpe.is_some()).collect();
-        let candidates = with_cpe.iter().filter_map(|v| v.cpe.clone()).collect();
+        let candidates = CandidateSet::new(
+            with_cpe
+                .iter()
+                .filter_map(|v| v.cpe.clone())
+                .map(|w| Candidate::new(w, &GenericOrder))
+                .collect(),
+        );
         CpeCandidates {
             with_cpe,
             candidates,
@@ -319,7 +335,7 @@ fn match_cpe_with(c: &CpeCandidates<'_>, adv: &CompiledAdvisory, out: &mut Match
     }
     for (ci, config) in adv.configurations.iter().enumerate() {
         out.checks += candidates.len() as u64;
-        let ev = cpe::evaluate_detailed(config, candidates, &generic_cmp);
+        let ev = cpe::evaluate_compiled(config, candidates, &GenericOrder);
         for h in ev.hits {
             let view = with_cpe[h.candidate];
             out.hits.push(Hit {
@@ -328,7 +344,11 @@ fn match_cpe_with(c: &CpeCandidates<'_>, adv: &CompiledAdvisory, out: &mut Match
                 source: adv.source,
                 modified: adv.modified,
                 evidence: Evidence::Cpe {
-                    cpe: candidates[h.candidate].to_string(),
+                    cpe: candidates
+                        .list
+                        .get(h.candidate)
+                        .map(|c| c.wfn.to_string())
+                        .unwrap_or_default(),
                     criteria: h.criteria,
                     match_criteria_id: h.match_criteria_id,
                     bound: h.bound,
@@ -353,9 +373,9 @@ fn match_cpe_with(c: &CpeCandidates<'_>, adv: &CompiledAdvisory, out: &mut Match
 pub struct AdvisorySet {
     pub advisories: Vec<CompiledAdvisory>,
     /// package identity -> (advisory, package entry)
-    by_package: HashMap<PackageKey, Vec<(usize, usize)>>,
+    by_package: FxHashMap<PackageKey, Vec<(usize, usize)>>,
     /// (vendor, product) -> advisories with a vulnerable criteria naming it
-    by_cpe: HashMap<(String, String), Vec<usize>>,
+    by_cpe: FxHashMap<(String, String), Vec<usize>>,
 }
 
 impl AdvisorySet {
@@ -407,8 +427,8 @@ impl AdvisorySet {
                 }
             }
             if let Some(w) = &v.cpe {
-                if let (Some(vendor), Some(product)) = (literal(w.vendor()), literal(w.product())) {
-                    if let Some(advs) = self.by_cpe.get(&(vendor, product)) {
+                if let Some(vp) = cpe::vendor_product(w) {
+                    if let Some(advs) = self.by_cpe.get(&vp) {
                         cpe_advs.extend(advs);
                     }
                 }
@@ -434,9 +454,9 @@ pub fn match_advisory(adv: &CompiledAdvisory, views: &[ComponentView]) -> MatchR
         return out;
     }
     for v in views {
-        if let Some(k) = &v.key {
-            for p in adv.packages.iter().filter(|p| &p.key == k) {
-                match_package(v, adv, p, &mut out);
+        if let Some(entries) = v.key.as_ref().and_then(|k| adv.by_key.get(k)) {
+            for &pi in entries {
+                match_package(v, adv, &adv.packages[pi], &mut out);
             }
         }
     }
@@ -448,6 +468,12 @@ pub fn match_advisory(adv: &CompiledAdvisory, views: &[ComponentView]) -> MatchR
 /// One record may name a package in several affected entries, or a CPE in several
 /// configurations: one hit per (component, record) is enough; the first keeps its evidence.
 fn dedup_hits(hits: &mut Vec<Hit>) {
-    let mut seen = std::collections::HashSet::new();
-    hits.retain(|h| seen.insert((h.component, h.advisory_id.clone(), h.source)));
+    let keep: Vec<bool> = {
+        let mut seen = FxHashSet::default();
+        hits.iter()
+            .map(|h| seen.insert((h.component, h.advisory_id.as_str(), h.source)))
+            .collect()
+    };
+    let mut keep = keep.into_iter();
+    hits.retain(|_| keep.next().unwrap_or(true));
 }

@@ -38,9 +38,23 @@ pub struct Finding {
     pub vulnerability: VulnSummary,
     /// Active while any record still matches; retracted (kept, with reasons) otherwise.
     pub status: HitStatus,
-    /// Each advisory record that matched, with its evidence, the advisory's `modified` and,
-    /// for retracted ones, why.
+    /// Each advisory record that matched, with its evidence, the advisory's `modified` that
+    /// produced that evidence and, for retracted ones, why.
     pub records: Vec<HitRecord>,
+    /// For each of those records, the latest version of it the matcher re-decided this
+    /// finding against (a record whose `modified` moved without changing the evidence leaves
+    /// the hit as it was; this says it was checked).
+    pub evaluated: Vec<RecordEvaluation>,
+}
+
+/// One advisory record's latest matching pass.
+#[derive(Debug, Serialize)]
+pub struct RecordEvaluation {
+    pub advisory_id: String,
+    pub source: crate::advisory::Source,
+    /// The record's `modified` in that pass.
+    pub modified: chrono::DateTime<chrono::Utc>,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The vulnerability view of an alias group.
@@ -120,7 +134,19 @@ fn to_findings(
         let Some(first) = records.first() else {
             continue;
         };
+        let mut evaluated = Vec::new();
+        for r in &records {
+            if let Some(e) = store.advisory_evaluated(&r.advisory_id, r.source)? {
+                evaluated.push(RecordEvaluation {
+                    advisory_id: r.advisory_id.clone(),
+                    source: r.source,
+                    modified: e.modified,
+                    at: e.at,
+                });
+            }
+        }
         out.push(Finding {
+            evaluated,
             component: FindingComponent {
                 index,
                 name: first.component_name.clone(),

@@ -46,6 +46,8 @@ struct CompiledRange {
 pub struct CompiledRanges {
     scheme: Scheme,
     ranges: Vec<CompiledRange>,
+    /// The explicit `versions` list, sorted for binary search: records list hundreds and
+    /// every component check looks here first.
     versions: Vec<String>,
     /// Why some of the entry could not be compiled (an event version that does not parse).
     pub problems: Vec<String>,
@@ -160,7 +162,7 @@ impl CompiledRanges {
         CompiledRanges {
             scheme,
             ranges,
-            versions: affected.versions.clone(),
+            versions: sorted(&affected.versions),
             problems,
             git_commits,
         }
@@ -173,7 +175,7 @@ impl CompiledRanges {
     /// Evaluates a component version (raw and, when it parsed, parsed in this scheme) and an
     /// optional commit.
     pub fn evaluate(&self, raw: &str, parsed: Option<&Version>, commit: Option<&str>) -> Verdict {
-        if self.versions.iter().any(|v| v == raw) {
+        if contains(&self.versions, raw) {
             return Verdict::Affected(RangeEvidence::ExplicitVersion {
                 version: raw.to_string(),
             });
@@ -208,6 +210,19 @@ impl CompiledRanges {
         }
         Verdict::NotAffected
     }
+}
+
+/// A sorted, de-duplicated copy of a version list, for [`contains`].
+pub fn sorted(versions: &[String]) -> Vec<String> {
+    let mut v = versions.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Exact membership in a list made by [`sorted`].
+pub fn contains(sorted: &[String], raw: &str) -> bool {
+    sorted.binary_search_by(|v| v.as_str().cmp(raw)).is_ok()
 }
 
 fn ge(v: &Version, bound: &Version) -> bool {

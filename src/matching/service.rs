@@ -10,10 +10,11 @@ use super::engine::{match_advisory, AdvisorySet, CompiledAdvisory, ComponentView
 use crate::advisory::{Advisory, Source};
 use crate::model::Component;
 use crate::store::{
-    key, EventKind, EventRecord, HitRecord, HitStatus, ReleaseRecord, Store, StoreError,
+    hit_digest, hit_key, key, EventKind, EventRecord, HitRecord, HitState, HitStatus,
+    ReleaseRecord, Store, StoreError,
 };
 use chrono::Utc;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -26,27 +27,73 @@ pub struct MatchRun {
     pub newly_affected: Vec<(String, String, String)>,
 }
 
-/// A release with its components and their matching views, cached within one pass.
-type LoadedRelease = (ReleaseRecord, Vec<Component>, Vec<ComponentView>);
-
 pub struct Matcher<'a> {
     store: &'a Store,
 }
 
-fn component_index_keys(views: &[ComponentView], product: &str, release: &str) -> Vec<Vec<u8>> {
-    let mut keys = Vec::new();
+/// Lookups repeated across the releases and advisories of one pass.
+#[derive(Default)]
+struct PassCache {
+    releases: HashMap<(String, String), Option<ReleaseRecord>>,
+    /// advisory id -> alias group id.
+    groups: HashMap<String, String>,
+}
+
+/// A fresh evaluation turned into hit records, not yet committed.
+#[derive(Default)]
+struct Decided {
+    writes: Vec<HitRecord>,
+    retracted: Vec<HitRecord>,
+}
+
+/// What matching reads of a component and what a hit record copies of it: the value of the
+/// component's index entries.
+fn match_subject(c: &Component) -> Component {
+    Component {
+        bom_ref: c.bom_ref.clone(),
+        name: c.name.clone(),
+        version: c.version.clone(),
+        purl: c.purl.clone(),
+        cpe: c.cpe.clone(),
+        ..Component::default()
+    }
+}
+
+/// The component index entries of one release: package identity (`p`) and CPE product (`c`)
+/// -> instance, and the release's CPE-bearing components (`k`), each valued with the
+/// component's [`match_subject`].
+fn component_index_entries(
+    comps: &[Component],
+    views: &[ComponentView],
+    product: &str,
+    release: &str,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut entries = Vec::new();
     for v in views {
+        let Some(c) = comps.get(v.index) else {
+            continue;
+        };
+        let value = serde_json::to_vec(&match_subject(c)).unwrap_or_default();
         let idx = format!("{:06}", v.index);
         if let Some(k) = &v.key {
-            keys.push(key(&["p", &k.ecosystem, &k.name, product, release, &idx]));
+            entries.push((
+                key(&["p", &k.ecosystem, &k.name, product, release, &idx]),
+                value.clone(),
+            ));
         }
-        if let Some((vendor, prod)) = v.cpe.as_ref().and_then(super::engine::cpe_vendor_product) {
-            keys.push(key(&["c", &vendor, &prod, product, release, &idx]));
+        if let Some(w) = &v.cpe {
+            if let Some((vendor, prod)) = super::engine::cpe_vendor_product(w) {
+                entries.push((
+                    key(&["c", &vendor, &prod, product, release, &idx]),
+                    value.clone(),
+                ));
+            }
+            entries.push((key(&["k", product, release, &idx]), value));
         }
     }
-    keys.sort();
-    keys.dedup();
-    keys
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|a, b| a.0 == b.0);
+    entries
 }
 
 fn advisory_index_keys(a: &CompiledAdvisory) -> Vec<Vec<u8>> {
@@ -69,52 +116,82 @@ impl<'a> Matcher<'a> {
     /// Drains both queues: releases first (so they are indexed), then advisories.
     pub fn run_pending(&self) -> Result<MatchRun, StoreError> {
         let mut run = MatchRun::default();
+        let mut cache = PassCache::default();
         for (p, r) in self.store.pending_releases()? {
-            self.process_release(&p, &r, &mut run)?;
+            self.process_release(&p, &r, &mut cache, &mut run)?;
             self.store.ack_release(&p, &r)?;
             run.releases += 1;
         }
+        // Releases may have been superseded above: read their records afresh.
+        cache.releases.clear();
         loop {
             let ids = self.store.pending_matches(500)?;
             if ids.is_empty() {
                 break;
             }
-            self.process_advisories(&ids, &mut run)?;
+            for id in &ids {
+                for adv in self.store.advisories_by_id(id)? {
+                    self.process_advisory(&adv, &mut cache, &mut run)?;
+                }
+            }
             self.store.ack_matches(&ids)?;
             run.advisories += ids.len();
         }
         Ok(run)
     }
 
-    fn load_release(
+    fn release_record(
+        &self,
+        cache: &mut PassCache,
+        p: &str,
+        r: &str,
+    ) -> Result<Option<ReleaseRecord>, StoreError> {
+        if let Some(rec) = cache.releases.get(&(p.to_string(), r.to_string())) {
+            return Ok(rec.clone());
+        }
+        let rec = match (
+            crate::model::ProductName::parse(p),
+            crate::model::ReleaseName::parse(r),
+        ) {
+            (Ok(pn), Ok(rn)) => self.store.release(&pn, &rn)?,
+            _ => None,
+        };
+        cache
+            .releases
+            .insert((p.to_string(), r.to_string()), rec.clone());
+        Ok(rec)
+    }
+
+    fn group_of(&self, cache: &mut PassCache, id: &str) -> Result<String, StoreError> {
+        if let Some(g) = cache.groups.get(id) {
+            return Ok(g.clone());
+        }
+        let g = self
+            .store
+            .alias_group(id)?
+            .map_or_else(|| id.to_string(), |g| g.0);
+        cache.groups.insert(id.to_string(), g.clone());
+        Ok(g)
+    }
+
+    fn process_release(
         &self,
         p: &str,
         r: &str,
-    ) -> Result<Option<(ReleaseRecord, Vec<Component>)>, StoreError> {
-        let (Ok(pn), Ok(rn)) = (
-            crate::model::ProductName::parse(p),
-            crate::model::ReleaseName::parse(r),
-        ) else {
-            return Ok(None);
-        };
-        let Some(rec) = self.store.release(&pn, &rn)? else {
-            return Ok(None);
-        };
-        let comps = self.store.components(&rec.sha256)?.unwrap_or_default();
-        Ok(Some((rec, comps)))
-    }
-
-    fn process_release(&self, p: &str, r: &str, run: &mut MatchRun) -> Result<(), StoreError> {
-        let Some((rec, comps)) = self.load_release(p, r)? else {
+        cache: &mut PassCache,
+        run: &mut MatchRun,
+    ) -> Result<(), StoreError> {
+        let Some(rec) = self.release_record(cache, p, r)? else {
             return Ok(());
         };
+        let comps = self.store.components(&rec.sha256)?.unwrap_or_default();
         let views: Vec<ComponentView> = comps
             .iter()
             .enumerate()
             .map(|(i, c)| ComponentView::new(i, c))
             .collect();
         self.store
-            .index_release(p, r, &component_index_keys(&views, p, r))?;
+            .index_release(p, r, &component_index_entries(&comps, &views, p, r))?;
         let mut candidates: Vec<(String, Source)> = Vec::new();
         let mut seen_keys = HashSet::new();
         for v in &views {
@@ -144,98 +221,186 @@ impl<'a> Matcher<'a> {
         }
         let set = AdvisorySet::new(&records);
         let result = set.match_release(&views);
-        let modified: HashMap<(String, Source), &Advisory> = records
+        let by_id: HashMap<(String, Source), &Advisory> = records
             .iter()
             .map(|a| ((a.id.clone(), a.source), a))
             .collect();
         // Scope: every hit of this release is re-decided by a full release match.
-        let existing = self.store.hits_of_release(p, r)?;
-        self.reconcile(&rec, &comps, &result.hits, existing, &modified, run)
+        let existing: Vec<HitState> = self
+            .store
+            .hits_of_release(p, r)?
+            .iter()
+            .map(HitRecord::state)
+            .collect();
+        let decided = self.decide(
+            &rec,
+            |i| comps.get(i),
+            &result.hits,
+            existing.clone(),
+            &by_id,
+            run,
+        )?;
+        let events = self.events_for(&rec, &decided, &existing, cache)?;
+        let triage = self.triage_for(&decided.writes, cache)?;
+        self.store.put_hits(&decided.writes, &events, &triage, None)
     }
 
-    fn process_advisories(&self, ids: &[String], run: &mut MatchRun) -> Result<(), StoreError> {
-        let mut release_cache: HashMap<(String, String), Option<LoadedRelease>> = HashMap::new();
-        for id in ids {
-            for adv in self.store.advisories_by_id(id)? {
-                let compiled = CompiledAdvisory::compile(&adv);
-                self.store.index_advisory(&advisory_index_keys(&compiled))?;
-                let mut releases: BTreeMap<(String, String), ()> = BTreeMap::new();
-                for pkg in &compiled.packages {
-                    for (p, r, _) in
-                        self.store
-                            .component_instances(&["p", &pkg.key.ecosystem, &pkg.key.name])?
-                    {
-                        releases.insert((p, r), ());
-                    }
+    /// One new, changed or withdrawn advisory record against every component instance of the
+    /// packages (and CPE products) it names, and every release it hit before.
+    fn process_advisory(
+        &self,
+        adv: &Advisory,
+        cache: &mut PassCache,
+        run: &mut MatchRun,
+    ) -> Result<(), StoreError> {
+        let compiled = CompiledAdvisory::compile(adv);
+        self.store.index_advisory(&advisory_index_keys(&compiled))?;
+        // release -> component index -> component (None: an old index entry without value).
+        let mut instances: BTreeMap<(String, String), BTreeMap<usize, Option<Component>>> =
+            BTreeMap::new();
+        if !compiled.withdrawn {
+            let keys: BTreeSet<(&str, &str)> = compiled
+                .packages
+                .iter()
+                .map(|p| (p.key.ecosystem.as_str(), p.key.name.as_str()))
+                .collect();
+            for (eco, name) in keys {
+                for i in self.store.component_instances(&["p", eco, name])? {
+                    instances
+                        .entry((i.product, i.release))
+                        .or_default()
+                        .insert(i.index, i.component);
                 }
-                for (v, pr) in compiled.cpe_products() {
-                    for (p, r, _) in self.store.component_instances(&["c", &v, &pr])? {
-                        releases.insert((p, r), ());
-                    }
+            }
+            // An NVD configuration is evaluated over every CPE of a release it names, so that
+            // "running on" nodes can be met by another component.
+            let mut cpe_releases: BTreeSet<(String, String)> = BTreeSet::new();
+            for (v, pr) in compiled.cpe_products() {
+                for i in self.store.component_instances(&["c", &v, &pr])? {
+                    cpe_releases.insert((i.product, i.release));
                 }
-                // Releases this record hit before but that its packages no longer name.
-                let previous = self.store.hits_of_advisory(&adv.id, adv.source)?;
-                for h in &previous {
-                    releases.insert((h.product.clone(), h.release.clone()), ());
-                }
-                let by_id: HashMap<(String, Source), &Advisory> =
-                    [((adv.id.clone(), adv.source), &adv)].into_iter().collect();
-                for (p, r) in releases.into_keys() {
-                    let entry = match release_cache.entry((p.clone(), r.clone())) {
-                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(e) => {
-                            let loaded = self.load_release(&p, &r)?.map(|(rec, comps)| {
-                                let views = comps
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(i, c)| ComponentView::new(i, c))
-                                    .collect();
-                                (rec, comps, views)
-                            });
-                            e.insert(loaded)
-                        }
-                    };
-                    let existing: Vec<HitRecord> = previous
-                        .iter()
-                        .filter(|h| h.product == p && h.release == r)
-                        .cloned()
-                        .collect();
-                    match entry {
-                        Some((rec, comps, views)) => {
-                            let result = match_advisory(&compiled, views);
-                            self.reconcile(rec, comps, &result.hits, existing, &by_id, run)?;
-                        }
-                        None => {
-                            // The release is gone: nothing to re-decide.
-                        }
-                    }
+            }
+            for (p, r) in cpe_releases {
+                let entry = instances.entry((p.clone(), r.clone())).or_default();
+                for i in self.store.release_cpe_instances(&p, &r)? {
+                    entry.insert(i.index, i.component);
                 }
             }
         }
-        Ok(())
+        // Releases this record hit before but that its packages no longer name.
+        let mut previous: HashMap<(String, String), Vec<HitState>> = HashMap::new();
+        for h in self.store.hit_states_of_advisory(&adv.id, adv.source)? {
+            instances
+                .entry((h.product.clone(), h.release.clone()))
+                .or_default();
+            previous
+                .entry((h.product.clone(), h.release.clone()))
+                .or_default()
+                .push(h);
+        }
+        if instances.is_empty() {
+            return Ok(());
+        }
+        // The other records of the alias group: whether the group was already active on a
+        // release decides its release_affected / finding_retracted events.
+        let members: Vec<(String, Source)> = self
+            .store
+            .alias_group(&adv.id)?
+            .map_or_else(|| vec![adv.id.clone()], |g| g.1)
+            .into_iter()
+            .flat_map(|m| [Source::Osv, Source::Rustsec, Source::Nvd].map(|s| (m.clone(), s)))
+            .filter(|(m, s)| !(*m == adv.id && *s == adv.source))
+            .collect();
+        let by_id: HashMap<(String, Source), &Advisory> =
+            [((adv.id.clone(), adv.source), adv)].into_iter().collect();
+        let (mut writes, mut events, mut triage) = (Vec::new(), Vec::new(), Vec::new());
+        for ((p, r), found) in instances {
+            let Some(rec) = self.release_record(cache, &p, &r)? else {
+                continue; // the release is gone: nothing to re-decide
+            };
+            let mut comps: BTreeMap<usize, Component> = BTreeMap::new();
+            let mut stale = Vec::new();
+            for (i, c) in found {
+                match c {
+                    Some(c) => {
+                        comps.insert(i, c);
+                    }
+                    None => stale.push(i),
+                }
+            }
+            if !stale.is_empty() {
+                let all = self.store.components(&rec.sha256)?.unwrap_or_default();
+                for i in stale {
+                    if let Some(c) = all.get(i) {
+                        comps.insert(i, match_subject(c));
+                    }
+                }
+            }
+            let views: Vec<ComponentView> = comps
+                .iter()
+                .map(|(i, c)| ComponentView::new(*i, c))
+                .collect();
+            let result = match_advisory(&compiled, &views);
+            let mut before = previous.remove(&(p.clone(), r.clone())).unwrap_or_default();
+            let decided = self.decide(
+                &rec,
+                |i| comps.get(&i),
+                &result.hits,
+                before.clone(),
+                &by_id,
+                run,
+            )?;
+            if decided.writes.is_empty() {
+                continue;
+            }
+            for (m, src) in &members {
+                before.extend(self.store.hit_states_in_release(m, *src, &p, &r)?);
+            }
+            events.extend(self.events_for(&rec, &decided, &before, cache)?);
+            triage.extend(self.triage_for(&decided.writes, cache)?);
+            writes.extend(decided.writes);
+        }
+        triage.sort();
+        triage.dedup();
+        self.store.put_hits(
+            &writes,
+            &events,
+            &triage,
+            Some((&adv.id, adv.source, adv.modified)),
+        )
     }
 
     /// Turns a fresh evaluation into hit records: new hits become active, hits in `existing`
-    /// (the evaluated scope) that did not come back are retracted with the reason.
-    fn reconcile(
+    /// (the evaluated scope) that did not come back are retracted with the reason. A hit whose
+    /// evidence and SBOM revision are unchanged is left as it is (its `advisory_modified` stays
+    /// the record version that produced the evidence; the advisory pass records the version it
+    /// re-decided against, see [`Store::advisory_evaluated`]).
+    fn decide<'c>(
         &self,
         rec: &ReleaseRecord,
-        comps: &[Component],
+        component: impl Fn(usize) -> Option<&'c Component>,
         hits: &[Hit],
-        existing: Vec<HitRecord>,
+        existing: Vec<HitState>,
         advisories: &HashMap<(String, Source), &Advisory>,
         run: &mut MatchRun,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Decided, StoreError> {
         let now = Utc::now();
-        let mut old: HashMap<Vec<u8>, HitRecord> =
-            existing.into_iter().map(|h| (h.store_key(), h)).collect();
-        let mut writes = Vec::new();
+        let mut old: HashMap<Vec<u8>, HitState> =
+            existing.into_iter().map(|h| (h.key.clone(), h)).collect();
+        let mut out = Decided::default();
         let (p, r) = (rec.product.as_str(), rec.release.as_str());
         for h in hits {
-            let Some(c) = comps.get(h.component) else {
+            let Some(c) = component(h.component) else {
                 continue;
             };
             let evidence = serde_json::to_value(&h.evidence).unwrap_or_default();
+            let k = hit_key(p, r, h.component, &h.advisory_id, h.source);
+            let state = old.remove(&k);
+            if let Some(s) = &state {
+                if s.status == HitStatus::Active && s.digest == hit_digest(&evidence, &rec.sha256) {
+                    continue;
+                }
+            }
             let fresh = HitRecord {
                 product: p.to_string(),
                 release: r.to_string(),
@@ -256,18 +421,8 @@ impl<'a> Matcher<'a> {
                 retracted_at: None,
                 retraction_reason: None,
             };
-            let k = fresh.store_key();
-            let prior = match old.remove(&k) {
-                Some(o) => Some(o),
-                None => self.store.get_hit(&k)?,
-            };
-            match prior {
-                Some(o)
-                    if o.status == HitStatus::Active
-                        && o.evidence == fresh.evidence
-                        && o.advisory_modified == fresh.advisory_modified
-                        && o.release_sha256 == fresh.release_sha256 => {}
-                Some(o) if o.status == HitStatus::Active => writes.push(HitRecord {
+            match self.store.get_hit(&k)? {
+                Some(o) if o.status == HitStatus::Active => out.writes.push(HitRecord {
                     first_seen: o.first_seen,
                     ..fresh
                 }),
@@ -275,15 +430,17 @@ impl<'a> Matcher<'a> {
                     run.new_hits += 1;
                     run.newly_affected
                         .push((p.to_string(), r.to_string(), h.advisory_id.clone()));
-                    writes.push(fresh);
+                    out.writes.push(fresh);
                 }
             }
         }
-        let mut retracted_now = Vec::new();
-        for (_, o) in old {
-            if o.status != HitStatus::Active {
+        for (k, s) in old {
+            if s.status != HitStatus::Active {
                 continue;
             }
+            let Some(o) = self.store.get_hit(&k)? else {
+                continue;
+            };
             let reason = match advisories.get(&(o.advisory_id.clone(), o.source)) {
                 Some(a) if a.withdrawn.is_some() => format!("advisory {} ({}) withdrawn on {}", a.id, a.source.as_str(), a.withdrawn.map(|w| w.to_rfc3339()).unwrap_or_default()),
                 Some(a) if o.release_sha256 != rec.sha256 => format!("release superseded (revision {}); re-evaluated against advisory {} modified {}", rec.revision, a.id, a.modified.to_rfc3339()),
@@ -299,56 +456,56 @@ impl<'a> Matcher<'a> {
                 last_evaluated: now,
                 ..o
             };
-            retracted_now.push(r.clone());
-            writes.push(r);
+            out.retracted.push(r.clone());
+            out.writes.push(r);
         }
-        let events = self.events_for(rec, &writes, &retracted_now)?;
-        // Every group whose findings changed on this release is (re-)triaged into its ticket.
+        Ok(out)
+    }
+
+    /// Every group whose findings changed on a release is (re-)triaged into its ticket.
+    fn triage_for(
+        &self,
+        writes: &[HitRecord],
+        cache: &mut PassCache,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let mut triage: Vec<(String, String)> = Vec::new();
-        for h in &writes {
-            let g = self
-                .store
-                .alias_group(&h.advisory_id)?
-                .map_or_else(|| h.advisory_id.clone(), |g| g.0);
-            triage.push((h.product.clone(), g));
+        for h in writes {
+            triage.push((h.product.clone(), self.group_of(cache, &h.advisory_id)?));
         }
         triage.sort();
         triage.dedup();
-        self.store.put_hits(&writes, &events, &triage)
+        Ok(triage)
     }
 
     /// One `release_affected` event per (release, alias group) that had no active hit before,
     /// and one `finding_retracted` per (release, group) left with none: never one per advisory id.
+    /// `before` holds the release's stored hits in (at least) the groups `decided` touches.
     fn events_for(
         &self,
         rec: &ReleaseRecord,
-        writes: &[HitRecord],
-        retracted: &[HitRecord],
+        decided: &Decided,
+        before: &[HitState],
+        cache: &mut PassCache,
     ) -> Result<Vec<EventRecord>, StoreError> {
+        let (writes, retracted) = (&decided.writes, &decided.retracted);
         let (p, r) = (rec.product.as_str(), rec.release.as_str());
         let written: HashSet<Vec<u8>> = writes.iter().map(HitRecord::store_key).collect();
-        let before: Vec<HitRecord> = self.store.hits_of_release(p, r)?;
-        let group = |id: &str| -> Result<String, StoreError> {
-            Ok(self
-                .store
-                .alias_group(id)?
-                .map_or_else(|| id.to_string(), |g| g.0))
-        };
-        // Active hits per group once these writes land.
-        let mut active_after: BTreeMap<String, Vec<&HitRecord>> = BTreeMap::new();
         let mut active_before: HashSet<String> = HashSet::new();
+        // Groups that keep an active hit these writes do not touch.
+        let mut still_active: HashSet<String> = HashSet::new();
         for h in before.iter().filter(|h| h.status == HitStatus::Active) {
-            active_before.insert(group(&h.advisory_id)?);
-            if !written.contains(&h.store_key()) {
-                active_after
-                    .entry(group(&h.advisory_id)?)
-                    .or_default()
-                    .push(h);
+            let g = self.group_of(cache, &h.advisory_id)?;
+            if !written.contains(&h.key) {
+                still_active.insert(g.clone());
             }
+            active_before.insert(g);
         }
+        // Active hits written now, per group. A group with no active hit before has no
+        // untouched active hits either, so these are all of its hits once the writes land.
+        let mut active_after: BTreeMap<String, Vec<&HitRecord>> = BTreeMap::new();
         for h in writes.iter().filter(|h| h.status == HitStatus::Active) {
             active_after
-                .entry(group(&h.advisory_id)?)
+                .entry(self.group_of(cache, &h.advisory_id)?)
                 .or_default()
                 .push(h);
         }
@@ -389,8 +546,8 @@ impl<'a> Matcher<'a> {
         }
         let mut gone: BTreeMap<String, Vec<&HitRecord>> = BTreeMap::new();
         for h in retracted {
-            let g = group(&h.advisory_id)?;
-            if !active_after.contains_key(&g) {
+            let g = self.group_of(cache, &h.advisory_id)?;
+            if !active_after.contains_key(&g) && !still_active.contains(&g) {
                 gone.entry(g).or_default().push(h);
             }
         }

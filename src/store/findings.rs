@@ -2,7 +2,7 @@
 //! drains, and hit records, one per (release, component, advisory record). Hits are never
 //! deleted: a hit that stops applying is kept as `retracted` with the reason and time.
 
-use super::{key, Result, Store, StoreError, T};
+use super::{decode, key, Result, Store, StoreError, T};
 use crate::advisory::Source;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -41,15 +41,84 @@ pub struct HitRecord {
     pub retraction_reason: Option<String>,
 }
 
+/// The index value of one hit: what tells the matcher, without reading the record, whether a
+/// fresh evaluation changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct HitIndexValue {
+    status: HitStatus,
+    digest: String,
+}
+
+/// A stored hit as the matcher compares against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HitState {
+    /// Its key in the hits tree ([`HitRecord::store_key`]).
+    pub key: Vec<u8>,
+    pub product: String,
+    pub release: String,
+    pub component_index: usize,
+    pub advisory_id: String,
+    pub source: Source,
+    pub status: HitStatus,
+    /// [`HitRecord::digest`] of the stored record.
+    pub digest: String,
+}
+
+/// The record version an advisory's hits were last re-decided against, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluated {
+    pub modified: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+/// The key of the hit of (release, component, advisory record) in the hits tree.
+pub fn hit_key(product: &str, release: &str, index: usize, id: &str, source: Source) -> Vec<u8> {
+    key(&[
+        product,
+        release,
+        &format!("{index:06}"),
+        id,
+        source.as_str(),
+    ])
+}
+
+/// Digest of what a hit asserts: the evidence (as canonical JSON) on one SBOM revision.
+pub fn hit_digest(evidence: &serde_json::Value, release_sha256: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(serde_json::to_vec(evidence).unwrap_or_default());
+    h.update([0]);
+    h.update(release_sha256.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
 impl HitRecord {
+    /// See [`hit_digest`].
+    pub fn digest(&self) -> String {
+        hit_digest(&self.evidence, &self.release_sha256)
+    }
+
+    pub fn state(&self) -> HitState {
+        HitState {
+            key: self.store_key(),
+            product: self.product.clone(),
+            release: self.release.clone(),
+            component_index: self.component_index,
+            advisory_id: self.advisory_id.clone(),
+            source: self.source,
+            status: self.status,
+            digest: self.digest(),
+        }
+    }
+
     pub fn store_key(&self) -> Vec<u8> {
-        key(&[
+        hit_key(
             &self.product,
             &self.release,
-            &format!("{:06}", self.component_index),
+            self.component_index,
             &self.advisory_id,
-            self.source.as_str(),
-        ])
+            self.source,
+        )
     }
     fn advisory_key(&self) -> Vec<u8> {
         key(&[
@@ -60,6 +129,17 @@ impl HitRecord {
             &format!("{:06}", self.component_index),
         ])
     }
+}
+
+/// One component of one stored release, as the component index holds it.
+#[derive(Debug, Clone)]
+pub struct ComponentInstance {
+    pub product: String,
+    pub release: String,
+    /// Position in the release's component list.
+    pub index: usize,
+    /// The fields matching reads (None in entries indexed by older versions: load the release).
+    pub component: Option<crate::model::Component>,
 }
 
 fn prefix(parts: &[&str]) -> Vec<u8> {
@@ -91,16 +171,24 @@ impl Store {
             .collect()
     }
 
-    /// Replaces a release's index entries and acknowledges it as indexed, atomically.
-    pub fn index_release(&self, product: &str, release: &str, keys: &[Vec<u8>]) -> Result<()> {
+    /// Replaces a release's index entries, atomically. Each value is what matching needs of
+    /// the component (see [`ComponentInstance`]), so an advisory change is matched from the
+    /// index alone, without loading whole releases.
+    pub fn index_release(
+        &self,
+        product: &str,
+        release: &str,
+        entries: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<()> {
         let rkey = key(&[product, release]);
+        let keys: Vec<&Vec<u8>> = entries.iter().map(|(k, _)| k).collect();
         self.transact(|tx| {
             let old: Option<Vec<Vec<u8>>> = tx.get_json(T::ReleaseKeys, &rkey)?;
             for k in old.unwrap_or_default() {
                 tx.remove(T::CompIndex, &k)?;
             }
-            for k in keys {
-                tx.put_raw(T::CompIndex, k, b"")?;
+            for (k, v) in entries {
+                tx.put_raw(T::CompIndex, k, v)?;
             }
             tx.put_json(T::ReleaseKeys, &rkey, &keys)
         })
@@ -113,25 +201,55 @@ impl Store {
         self.flush()
     }
 
-    /// Component instances under an index prefix: (product, release, component index).
-    pub fn component_instances(
+    /// Component instances under an index prefix (`["p", ecosystem, name]` or
+    /// `["c", vendor, product]`).
+    pub fn component_instances(&self, index_prefix: &[&str]) -> Result<Vec<ComponentInstance>> {
+        self.instances(&prefix(index_prefix), |rest| match rest {
+            [p, r, i] => Some((p.clone(), r.clone(), i.parse().ok()?)),
+            _ => None,
+        })
+    }
+
+    /// Every component of a release that carries a CPE (`["k", product, release]`): what an
+    /// NVD configuration with "running on" nodes is evaluated against.
+    pub fn release_cpe_instances(
         &self,
-        index_prefix: &[&str],
-    ) -> Result<Vec<(String, String, usize)>> {
-        let pre = prefix(index_prefix);
+        product: &str,
+        release: &str,
+    ) -> Result<Vec<ComponentInstance>> {
+        self.instances(&prefix(&["k", product, release]), |rest| match rest {
+            [i] => Some((product.to_string(), release.to_string(), i.parse().ok()?)),
+            _ => None,
+        })
+    }
+
+    fn instances(
+        &self,
+        pre: &[u8],
+        parse: impl Fn(&[String]) -> Option<(String, String, usize)>,
+    ) -> Result<Vec<ComponentInstance>> {
         let mut out = Vec::new();
-        for k in self.tree(T::CompIndex).scan_prefix(&pre).keys() {
-            let k = k?;
-            let rest = &k[pre.len()..];
-            let parts: Vec<String> = rest
+        for kv in self.tree(T::CompIndex).scan_prefix(pre) {
+            let (k, v) = kv?;
+            let rest: Vec<String> = k[pre.len()..]
                 .split(|b| *b == 0)
                 .map(|p| String::from_utf8_lossy(p).into_owned())
                 .collect();
-            if let [p, r, i] = parts.as_slice() {
-                if let Ok(i) = i.parse() {
-                    out.push((p.clone(), r.clone(), i));
-                }
-            }
+            let Some((product, release, index)) = parse(&rest) else {
+                continue;
+            };
+            // Entries written before the index carried components have empty values.
+            let component = if v.is_empty() {
+                None
+            } else {
+                Some(decode(T::CompIndex, &k, &v)?)
+            };
+            out.push(ComponentInstance {
+                product,
+                release,
+                index,
+                component,
+            });
         }
         Ok(out)
     }
@@ -200,40 +318,137 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes new and changed hit records, and the events they cause, in one transaction per
-    /// chunk (the events go with the last chunk): the matcher's commit point.
+    /// The state of every hit of an advisory record, from the by-advisory index alone.
+    pub fn hit_states_of_advisory(&self, id: &str, source: Source) -> Result<Vec<HitState>> {
+        self.hit_states(id, source, &prefix(&[id, source.as_str()]))
+    }
+
+    /// The state of an advisory record's hits on one release.
+    pub fn hit_states_in_release(
+        &self,
+        id: &str,
+        source: Source,
+        product: &str,
+        release: &str,
+    ) -> Result<Vec<HitState>> {
+        self.hit_states(
+            id,
+            source,
+            &prefix(&[id, source.as_str(), product, release]),
+        )
+    }
+
+    fn hit_states(&self, id: &str, source: Source, pre: &[u8]) -> Result<Vec<HitState>> {
+        let whole = prefix(&[id, source.as_str()]);
+        let mut out = Vec::new();
+        for kv in self.tree(T::HitsByAdvisory).scan_prefix(pre) {
+            let (k, v) = kv?;
+            let parts: Vec<String> = k[whole.len()..]
+                .split(|b| *b == 0)
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            let [p, r, i] = parts.as_slice() else {
+                continue;
+            };
+            let hk = key(&[p, r, i, id, source.as_str()]);
+            // Entries written before the index carried states: read the record itself.
+            let value: Option<HitIndexValue> = if v.is_empty() {
+                None
+            } else {
+                serde_json::from_slice(&v).ok()
+            };
+            let state = match value {
+                Some(v) => HitState {
+                    key: hk,
+                    product: p.clone(),
+                    release: r.clone(),
+                    component_index: i.parse().unwrap_or(usize::MAX),
+                    advisory_id: id.to_string(),
+                    source,
+                    status: v.status,
+                    digest: v.digest,
+                },
+                None => match self.get_json::<HitRecord>(T::Hits, &hk)? {
+                    Some(h) => h.state(),
+                    None => continue,
+                },
+            };
+            out.push(state);
+        }
+        Ok(out)
+    }
+
+    /// The record version an advisory's hits were last re-decided against.
+    pub fn advisory_evaluated(&self, id: &str, source: Source) -> Result<Option<Evaluated>> {
+        self.get_json(T::AdvEvaluated, &key(&[id, source.as_str()]))
+    }
+
+    /// Writes new and changed hit records with the events and triage requests they cause, in
+    /// one transaction and one flush: the matcher's commit point. One transaction, not chunks,
+    /// so that hits never land without their events (a redo would then see the group already
+    /// active and never announce it).
+    /// `evaluated` records the advisory version an advisory pass re-decided every hit against.
     pub fn put_hits(
         &self,
         hits: &[HitRecord],
         events: &[super::EventRecord],
         triage: &[(String, String)],
+        evaluated: Option<(&str, Source, DateTime<Utc>)>,
     ) -> Result<()> {
-        if hits.is_empty() && events.is_empty() && triage.is_empty() {
+        if hits.is_empty() && events.is_empty() && triage.is_empty() && evaluated.is_none() {
             return Ok(());
         }
-        let chunks: Vec<&[HitRecord]> = if hits.is_empty() {
-            vec![&[]]
-        } else {
-            hits.chunks(500).collect()
+        // A bare evaluation mark need not be durable on its own: the queue acknowledgement
+        // that follows flushes it.
+        let durable = !(hits.is_empty() && events.is_empty() && triage.is_empty());
+        let encode = |e: serde_json::Error| StoreError::Engine(format!("encoding hits: {e}"));
+        type Encoded = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+        let encoded: Vec<Encoded> = hits
+            .iter()
+            .map(|h| {
+                let state = HitIndexValue {
+                    status: h.status,
+                    digest: h.digest(),
+                };
+                Ok((
+                    h.store_key(),
+                    serde_json::to_vec(h).map_err(encode)?,
+                    h.advisory_key(),
+                    serde_json::to_vec(&state).map_err(encode)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let evaluated = match evaluated {
+            Some((id, source, modified)) => Some((
+                key(&[id, source.as_str()]),
+                serde_json::to_vec(&Evaluated {
+                    modified,
+                    at: Utc::now(),
+                })
+                .map_err(encode)?,
+            )),
+            None => None,
         };
-        let last = chunks.len() - 1;
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            self.transact(|tx| {
-                for h in chunk {
-                    tx.put_json(T::Hits, &h.store_key(), h)?;
-                    tx.put_raw(T::HitsByAdvisory, &h.advisory_key(), b"")?;
-                }
-                if i == last {
-                    for e in events {
-                        super::outbox::enqueue(tx, e.clone())?;
-                    }
-                    for (p, g) in triage {
-                        super::records::enqueue_triage_tx(tx, p, g)?;
-                    }
-                }
-                Ok(())
-            })?;
+        let write = |tx: &super::Tx<'_>| {
+            for (k, v, ak, av) in &encoded {
+                tx.put_raw(T::Hits, k, v)?;
+                tx.put_raw(T::HitsByAdvisory, ak, av)?;
+            }
+            if let Some((k, v)) = &evaluated {
+                tx.put_raw(T::AdvEvaluated, k, v)?;
+            }
+            for e in events {
+                super::outbox::enqueue(tx, e.clone())?;
+            }
+            for (p, g) in triage {
+                super::records::enqueue_triage_tx(tx, p, g)?;
+            }
+            Ok(())
+        };
+        if durable {
+            self.transact(write)
+        } else {
+            self.transact_unflushed(write)
         }
-        Ok(())
     }
 }

@@ -18,7 +18,9 @@ mod tokens;
 
 pub use advisories::{AdvisoryWrite, ChangeCounts, ChangeSet, FeedRecord, FeedValidator};
 pub use audit::{AuditEntry, AuditVerification};
-pub use findings::{HitRecord, HitStatus};
+pub use findings::{
+    hit_digest, hit_key, ComponentInstance, Evaluated, HitRecord, HitState, HitStatus,
+};
 pub use outbox::{Delivery, DeliveryStatus, EventKind, EventRecord};
 pub use releases::{NewRelease, PutOutcome, ReleaseRecord, ReleaseSummary, Supersede};
 pub use tokens::{Role, TokenRecord};
@@ -119,7 +121,8 @@ pub(crate) enum T {
     AdvIndex,
     /// product \0 release \0 component \0 advisory \0 source -> HitRecord (never deleted).
     Hits,
-    /// advisory \0 source \0 product \0 release \0 component -> (): hits by advisory.
+    /// advisory \0 source \0 product \0 release \0 component -> HitState (status and evidence
+    /// digest): hits by advisory, enough to tell an unchanged hit without reading it.
     HitsByAdvisory,
     /// seq (big-endian u64) -> EventRecord, appended with the change that caused it.
     Events,
@@ -135,9 +138,12 @@ pub(crate) enum T {
     Tickets,
     /// product \0 alias group -> (): findings to triage into tickets.
     TriageQueue,
+    /// advisory \0 source -> Evaluated: the record version its hits were last re-decided
+    /// against (hits whose evidence did not change keep the version that produced it).
+    AdvEvaluated,
 }
 
-const TREE_NAMES: [&str; 30] = [
+const TREE_NAMES: [&str; 31] = [
     "meta",
     "tokens",
     "token_hashes",
@@ -168,6 +174,7 @@ const TREE_NAMES: [&str; 30] = [
     "soup",
     "tickets",
     "triage_queue",
+    "adv_evaluated",
 ];
 
 const SCHEMA_VERSION: &str = "1";
@@ -253,10 +260,17 @@ impl Store {
 
     /// Runs `f` in one transaction over all trees, retried by sled on conflict, then flushes.
     pub(crate) fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R> {
-        let refs: Vec<&sled::Tree> = self.trees.iter().collect();
-        let out = refs.as_slice().transaction(|trees| f(&Tx { trees }))?;
+        let out = self.transact_unflushed(f)?;
         self.flush()?;
         Ok(out)
+    }
+
+    /// A transaction that is atomic but not yet durable: for all but the last of a run of
+    /// transactions that end with one flush (sled persists its log in order, so the flush
+    /// covers every earlier transaction too).
+    pub(crate) fn transact_unflushed<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R> {
+        let refs: Vec<&sled::Tree> = self.trees.iter().collect();
+        Ok(refs.as_slice().transaction(|trees| f(&Tx { trees }))?)
     }
 
     pub(crate) fn get_json<V: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<V>> {
