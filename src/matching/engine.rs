@@ -12,14 +12,17 @@ use crate::versions::{scheme_for, Scheme, Version};
 use chrono::{DateTime, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
+use std::borrow::Cow;
+use std::sync::Arc;
 
-/// A component as matching sees it.
-#[derive(Debug, Clone)]
-pub struct ComponentView {
-    /// Position in the release's component list.
-    pub index: usize,
+/// What matching derives from a component's purl, CPE and version, parsed once. Identical
+/// components in different releases (a product's releases share most of theirs) share one
+/// identity through a [`ViewCache`].
+#[derive(Debug)]
+pub struct ComponentIdentity {
     pub key: Option<PackageKey>,
-    pub version: Option<String>,
+    /// Shared with every hit's evidence.
+    pub version: Option<Arc<str>>,
     /// The version parsed in the scheme of `key`'s ecosystem.
     pub parsed: Option<Version>,
     pub commit: Option<String>,
@@ -28,25 +31,27 @@ pub struct ComponentView {
     pub purl_problem: Option<String>,
     /// Notes from the purl mapping (e.g. binary name used as source name), kept as evidence.
     pub notes: Vec<String>,
+    /// The component fields this was derived from: (purl, CPE, version), for [`ViewCache`].
+    origin: (Option<String>, Option<String>, Option<String>),
 }
 
-impl ComponentView {
-    pub fn new(index: usize, c: &Component) -> ComponentView {
-        let mut v = ComponentView {
-            index,
+impl ComponentIdentity {
+    pub fn of(c: &Component) -> ComponentIdentity {
+        let mut v = ComponentIdentity {
             key: None,
-            version: c.version.clone(),
+            version: c.version.as_deref().map(Arc::from),
             parsed: None,
             commit: None,
             cpe: None,
             purl_problem: None,
             notes: Vec::new(),
+            origin: (c.purl.clone(), c.cpe.clone(), c.version.clone()),
         };
         if let Some(purl) = &c.purl {
             match identity::from_purl(purl) {
                 Ok(id) => {
-                    if id.version.is_some() {
-                        v.version = id.version;
+                    if let Some(ver) = id.version {
+                        v.version = Some(Arc::from(ver));
                     }
                     v.commit = id.commit;
                     v.notes = id.notes;
@@ -76,6 +81,43 @@ impl ComponentView {
         v
     }
 
+    fn derived_from(&self, c: &Component) -> bool {
+        self.origin.0 == c.purl && self.origin.1 == c.cpe && self.origin.2 == c.version
+    }
+}
+
+/// A component of one release as matching sees it: its position and its identity.
+#[derive(Debug, Clone)]
+pub struct ComponentView {
+    /// Position in the release's component list.
+    pub index: usize,
+    identity: Arc<ComponentIdentity>,
+}
+
+impl std::ops::Deref for ComponentView {
+    type Target = ComponentIdentity;
+    fn deref(&self) -> &ComponentIdentity {
+        &self.identity
+    }
+}
+
+impl ComponentView {
+    pub fn new(index: usize, c: &Component) -> ComponentView {
+        ComponentView {
+            index,
+            identity: Arc::new(ComponentIdentity::of(c)),
+        }
+    }
+
+    /// As [`ComponentView::new`], reusing the identity of an identical component seen earlier
+    /// in the same pass.
+    pub fn cached(index: usize, c: &Component, cache: &mut ViewCache) -> ComponentView {
+        ComponentView {
+            index,
+            identity: cache.identity(c),
+        }
+    }
+
     /// Neither a mappable purl nor a CPE: this component cannot be matched at all.
     pub fn unmatchable(&self) -> Option<String> {
         if self.key.is_some() || self.cpe.is_some() {
@@ -90,10 +132,62 @@ impl ComponentView {
     }
 }
 
+/// Component identities of one pass, by purl (else CPE): parsing a purl and its version costs
+/// more than matching it, and a portfolio repeats the same components release after release.
+/// Bounded: cleared when it grows past `limit` entries.
+pub struct ViewCache {
+    by_text: FxHashMap<String, Vec<Arc<ComponentIdentity>>>,
+    len: usize,
+    limit: usize,
+}
+
+impl Default for ViewCache {
+    fn default() -> Self {
+        ViewCache::with_limit(200_000)
+    }
+}
+
+impl ViewCache {
+    pub fn with_limit(limit: usize) -> Self {
+        ViewCache {
+            by_text: FxHashMap::default(),
+            len: 0,
+            limit,
+        }
+    }
+
+    pub fn identity(&mut self, c: &Component) -> Arc<ComponentIdentity> {
+        let Some(text) = c.purl.as_deref().or(c.cpe.as_deref()) else {
+            return Arc::new(ComponentIdentity::of(c));
+        };
+        if let Some(found) = self
+            .by_text
+            .get(text)
+            .and_then(|v| v.iter().find(|i| i.derived_from(c)))
+        {
+            return found.clone();
+        }
+        if self.len >= self.limit {
+            self.by_text.clear();
+            self.len = 0;
+        }
+        let made = Arc::new(ComponentIdentity::of(c));
+        self.by_text
+            .entry(text.to_string())
+            .or_default()
+            .push(made.clone());
+        self.len += 1;
+        made
+    }
+}
+
 /// One package entry of an advisory, compiled.
 #[derive(Debug, Clone)]
 pub struct CompiledPackage {
     pub key: PackageKey,
+    /// `key`'s ecosystem and name, shared with every hit's evidence.
+    ecosystem: Arc<str>,
+    name: Arc<str>,
     pub affected_index: usize,
     /// None when the ecosystem's versions have no defined order (only explicit versions count).
     pub ranges: Option<CompiledRanges>,
@@ -103,7 +197,8 @@ pub struct CompiledPackage {
 
 #[derive(Debug, Clone)]
 pub struct CompiledAdvisory {
-    pub id: String,
+    /// Shared with every hit of this record.
+    pub id: Arc<str>,
     pub source: Source,
     pub modified: DateTime<Utc>,
     pub withdrawn: bool,
@@ -127,6 +222,8 @@ impl CompiledAdvisory {
                     name: identity::normalize_name(&af.ecosystem, &af.name),
                 };
                 CompiledPackage {
+                    ecosystem: Arc::from(key.ecosystem.as_str()),
+                    name: Arc::from(key.name.as_str()),
                     ranges: scheme_for(&af.ecosystem).map(|s| CompiledRanges::compile(af, s)),
                     explicit_versions: super::range::sorted(&af.versions),
                     affected_index: i,
@@ -140,7 +237,7 @@ impl CompiledAdvisory {
         }
         CompiledAdvisory {
             by_key,
-            id: a.id.clone(),
+            id: Arc::from(a.id.as_str()),
             source: a.source,
             modified: a.modified,
             withdrawn: a.withdrawn.is_some(),
@@ -180,11 +277,11 @@ pub fn cpe_vendor_product(w: &Wfn) -> Option<(String, String)> {
 pub enum Evidence {
     /// OSV / RustSec package match.
     Package {
-        ecosystem: String,
-        package: String,
+        ecosystem: Arc<str>,
+        package: Arc<str>,
         affected_index: usize,
-        version: String,
-        scheme: String,
+        version: Arc<str>,
+        scheme: Cow<'static, str>,
         #[serde(flatten)]
         range: RangeEvidence,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -204,7 +301,7 @@ pub enum Evidence {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
     pub component: usize,
-    pub advisory_id: String,
+    pub advisory_id: Arc<str>,
     pub source: Source,
     pub modified: DateTime<Utc>,
     pub evidence: Evidence,
@@ -214,7 +311,7 @@ pub struct Hit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Undetermined {
     pub component: usize,
-    pub advisory_id: String,
+    pub advisory_id: Arc<str>,
     pub reason: String,
 }
 
@@ -271,15 +368,11 @@ pub fn match_package(
             source: adv.source,
             modified: adv.modified,
             evidence: Evidence::Package {
-                ecosystem: pkg.key.ecosystem.clone(),
-                package: pkg.key.name.clone(),
+                ecosystem: pkg.ecosystem.clone(),
+                package: pkg.name.clone(),
                 affected_index: pkg.affected_index,
-                version: raw.to_string(),
-                scheme: pkg
-                    .ranges
-                    .as_ref()
-                    .map_or("exact", |r| r.scheme().as_str())
-                    .to_string(),
+                version: view.version.clone().unwrap_or_else(|| Arc::from(raw)),
+                scheme: Cow::Borrowed(pkg.ranges.as_ref().map_or("exact", |r| r.scheme().as_str())),
                 range,
                 notes: view.notes.clone(),
             },
@@ -371,7 +464,8 @@ fn match_cpe_with(c: &CpeCandidates<'_>, adv: &CompiledAdvisory, out: &mut Match
 /// A set of compiled advisories with indexes for fast lookup in both directions.
 #[derive(Default)]
 pub struct AdvisorySet {
-    pub advisories: Vec<CompiledAdvisory>,
+    /// Shared: a matcher pass compiles each record once for all the releases it matches.
+    pub advisories: Vec<Arc<CompiledAdvisory>>,
     /// package identity -> (advisory, package entry)
     by_package: FxHashMap<PackageKey, Vec<(usize, usize)>>,
     /// (vendor, product) -> advisories with a vulnerable criteria naming it
@@ -388,6 +482,10 @@ impl AdvisorySet {
     }
 
     pub fn add(&mut self, c: CompiledAdvisory) {
+        self.add_shared(Arc::new(c));
+    }
+
+    pub fn add_shared(&mut self, c: Arc<CompiledAdvisory>) {
         let i = self.advisories.len();
         if !c.withdrawn {
             for (pi, p) in c.packages.iter().enumerate() {
@@ -471,7 +569,7 @@ fn dedup_hits(hits: &mut Vec<Hit>) {
     let keep: Vec<bool> = {
         let mut seen = FxHashSet::default();
         hits.iter()
-            .map(|h| seen.insert((h.component, h.advisory_id.as_str(), h.source)))
+            .map(|h| seen.insert((h.component, &*h.advisory_id, h.source)))
             .collect()
     };
     let mut keep = keep.into_iter();

@@ -12,13 +12,16 @@
 use crate::advisory::{Affected, Event, RangeKind};
 use crate::versions::{is_zero_introduced, Scheme, Version};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// One event with its version parsed (`None` = `introduced: "0"` or `limit: "*"`).
 #[derive(Debug, Clone)]
 struct Ev {
     kind: EvKind,
-    raw: String,
+    /// Shared with every hit whose evidence names this event.
+    raw: Arc<str>,
     version: Option<Version>,
 }
 
@@ -61,11 +64,11 @@ pub struct CompiledRanges {
 pub enum RangeEvidence {
     Range {
         range_index: usize,
-        range_type: String,
+        range_type: Cow<'static, str>,
         /// The event that opened the range for this version (`introduced`).
-        introduced: String,
+        introduced: Arc<str>,
         /// The event that would close it above this version, if any (`fixed` / `last_affected`).
-        closed_by: Option<(EvKind, String)>,
+        closed_by: Option<(EvKind, Arc<str>)>,
     },
     ExplicitVersion {
         version: String,
@@ -130,7 +133,7 @@ impl CompiledRanges {
                 };
                 let ev = Ev {
                     kind,
-                    raw: raw.to_string(),
+                    raw: Arc::from(raw),
                     version,
                 };
                 if kind == EvKind::Limit {
@@ -287,7 +290,7 @@ fn evaluate_range(r: &CompiledRange, v: &Version) -> Option<RangeEvidence> {
             RangeKind::Ecosystem => "ECOSYSTEM",
             RangeKind::Git => "GIT",
         }
-        .to_string(),
+        .into(),
         introduced: o.raw.clone(),
         closed_by: closer.map(|c| (c.kind, c.raw.clone())),
     })

@@ -154,7 +154,7 @@ impl<'a> ScanContext<'a> {
             .iter()
             .map(|u| UndeterminedOut {
                 component: ComponentRef::of(&components[u.component]),
-                advisory_id: u.advisory_id.clone(),
+                advisory_id: u.advisory_id.to_string(),
                 reason: u.reason.clone(),
             })
             .collect();
@@ -177,7 +177,11 @@ impl<'a> ScanContext<'a> {
     fn finding(&self, c: &Component, group: String, hits: &[&Hit]) -> Finding {
         let records: Vec<&Advisory> = hits
             .iter()
-            .filter_map(|h| self.by_id.get(&(h.advisory_id.clone(), h.source)).copied())
+            .filter_map(|h| {
+                self.by_id
+                    .get(&(h.advisory_id.to_string(), h.source))
+                    .copied()
+            })
             .collect();
         let summary = records
             .iter()
@@ -214,7 +218,7 @@ impl<'a> ScanContext<'a> {
                 records: hits
                     .iter()
                     .map(|h| RecordEvidence {
-                        advisory_id: h.advisory_id.clone(),
+                        advisory_id: h.advisory_id.to_string(),
                         source: h.source,
                         modified: h.modified,
                         evidence: h.evidence.clone(),

@@ -6,7 +6,7 @@
 //! transaction as the change, and are acknowledged only after the hits are committed, so a crash
 //! at any point means the work is redone, never lost. One worker runs this serially.
 
-use super::engine::{match_advisory, AdvisorySet, CompiledAdvisory, ComponentView, Hit};
+use super::engine::{match_advisory, AdvisorySet, CompiledAdvisory, ComponentView, Hit, ViewCache};
 use crate::advisory::{Advisory, Source};
 use crate::model::Component;
 use crate::store::{
@@ -15,6 +15,7 @@ use crate::store::{
 };
 use chrono::Utc;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -37,6 +38,19 @@ struct PassCache {
     releases: HashMap<(String, String), Option<ReleaseRecord>>,
     /// advisory id -> alias group id.
     groups: HashMap<String, String>,
+    /// Component identities (purl/CPE/version parsed) shared across the pass's releases.
+    views: ViewCache,
+    /// Advisory records read and compiled once for every release of the pass that names them
+    /// (None: gone from the store). Cleared past `ADVISORY_CACHE_LIMIT` entries.
+    advisories: HashMap<(String, Source), Option<Arc<LoadedAdvisory>>>,
+}
+
+const ADVISORY_CACHE_LIMIT: usize = 50_000;
+
+/// An advisory record as stored, and compiled.
+struct LoadedAdvisory {
+    record: Advisory,
+    compiled: Arc<CompiledAdvisory>,
 }
 
 /// A fresh evaluation turned into hit records, not yet committed.
@@ -122,8 +136,10 @@ impl<'a> Matcher<'a> {
             self.store.ack_release(&p, &r)?;
             run.releases += 1;
         }
-        // Releases may have been superseded above: read their records afresh.
+        // Releases may have been superseded above: read their records afresh. Advisory
+        // passes read their (changed) record from the store, not from the release cache.
         cache.releases.clear();
+        cache.advisories.clear();
         loop {
             let ids = self.store.pending_matches(500)?;
             if ids.is_empty() {
@@ -188,7 +204,7 @@ impl<'a> Matcher<'a> {
         let views: Vec<ComponentView> = comps
             .iter()
             .enumerate()
-            .map(|(i, c)| ComponentView::new(i, c))
+            .map(|(i, c)| ComponentView::cached(i, c, &mut cache.views))
             .collect();
         self.store
             .index_release(p, r, &component_index_entries(&comps, &views, p, r))?;
@@ -213,17 +229,35 @@ impl<'a> Matcher<'a> {
         }
         candidates.sort();
         candidates.dedup();
-        let mut records: Vec<Advisory> = Vec::new();
-        for (id, src) in &candidates {
-            if let Some(a) = self.store.advisory(id, *src)? {
-                records.push(a);
+        if cache.advisories.len() > ADVISORY_CACHE_LIMIT {
+            cache.advisories.clear();
+        }
+        let mut loaded: Vec<Arc<LoadedAdvisory>> = Vec::new();
+        for (id, src) in candidates {
+            let entry = match cache.advisories.entry((id, src)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let found = self.store.advisory(&e.key().0, src)?.map(|record| {
+                        Arc::new(LoadedAdvisory {
+                            compiled: Arc::new(CompiledAdvisory::compile(&record)),
+                            record,
+                        })
+                    });
+                    e.insert(found)
+                }
+            };
+            if let Some(l) = entry {
+                loaded.push(l.clone());
             }
         }
-        let set = AdvisorySet::new(&records);
+        let mut set = AdvisorySet::default();
+        for l in &loaded {
+            set.add_shared(l.compiled.clone());
+        }
         let result = set.match_release(&views);
-        let by_id: HashMap<(String, Source), &Advisory> = records
+        let by_id: HashMap<(String, Source), &Advisory> = loaded
             .iter()
-            .map(|a| ((a.id.clone(), a.source), a))
+            .map(|l| ((l.record.id.clone(), l.record.source), &l.record))
             .collect();
         // Scope: every hit of this release is re-decided by a full release match.
         let existing: Vec<HitState> = self
@@ -338,7 +372,7 @@ impl<'a> Matcher<'a> {
             }
             let views: Vec<ComponentView> = comps
                 .iter()
-                .map(|(i, c)| ComponentView::new(*i, c))
+                .map(|(i, c)| ComponentView::cached(*i, c, &mut cache.views))
                 .collect();
             let result = match_advisory(&compiled, &views);
             let mut before = previous.remove(&(p.clone(), r.clone())).unwrap_or_default();
@@ -411,7 +445,7 @@ impl<'a> Matcher<'a> {
                 purl: c.purl.clone(),
                 cpe: c.cpe.clone(),
                 bom_ref: c.bom_ref.clone(),
-                advisory_id: h.advisory_id.clone(),
+                advisory_id: h.advisory_id.to_string(),
                 source: h.source,
                 advisory_modified: h.modified,
                 evidence,
@@ -428,8 +462,11 @@ impl<'a> Matcher<'a> {
                 }),
                 _ => {
                     run.new_hits += 1;
-                    run.newly_affected
-                        .push((p.to_string(), r.to_string(), h.advisory_id.clone()));
+                    run.newly_affected.push((
+                        p.to_string(),
+                        r.to_string(),
+                        h.advisory_id.to_string(),
+                    ));
                     out.writes.push(fresh);
                 }
             }
