@@ -348,6 +348,8 @@ impl<'a> Matcher<'a> {
         let by_id: HashMap<(String, Source), &Advisory> =
             [((adv.id.clone(), adv.source), adv)].into_iter().collect();
         let (mut writes, mut events, mut triage) = (Vec::new(), Vec::new(), Vec::new());
+        // The other records' hit states by release, read once, when a first release changes.
+        let mut group_states: Option<HashMap<(String, String), Vec<HitState>>> = None;
         for ((p, r), found) in instances {
             let Some(rec) = self.release_record(cache, &p, &r)? else {
                 continue; // the release is gone: nothing to re-decide
@@ -387,8 +389,20 @@ impl<'a> Matcher<'a> {
             if decided.writes.is_empty() {
                 continue;
             }
-            for (m, src) in &members {
-                before.extend(self.store.hit_states_in_release(m, *src, &p, &r)?);
+            if group_states.is_none() {
+                let mut by_release: HashMap<(String, String), Vec<HitState>> = HashMap::new();
+                for (m, src) in &members {
+                    for h in self.store.hit_states_of_advisory(m, *src)? {
+                        by_release
+                            .entry((h.product.clone(), h.release.clone()))
+                            .or_default()
+                            .push(h);
+                    }
+                }
+                group_states = Some(by_release);
+            }
+            if let Some(other) = group_states.as_mut().and_then(|g| g.remove(&(p, r))) {
+                before.extend(other);
             }
             events.extend(self.events_for(&rec, &decided, &before, cache)?);
             triage.extend(self.triage_for(&decided.writes, cache)?);

@@ -159,8 +159,11 @@ impl Store {
         for id in ids {
             batch.remove(id.as_bytes());
         }
+        // Not flushed: losing an acknowledgement in a crash only means the advisory is matched
+        // again, which changes nothing (hits are compared before they are written). The hits
+        // themselves were made durable by `put_hits` before this call.
         self.tree(T::MatchQueue).apply_batch(batch)?;
-        self.flush()
+        Ok(())
     }
 
     /// Records held by a feed.

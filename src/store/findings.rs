@@ -182,7 +182,9 @@ impl Store {
     ) -> Result<()> {
         let rkey = key(&[product, release]);
         let keys: Vec<&Vec<u8>> = entries.iter().map(|(k, _)| k).collect();
-        self.transact(|tx| {
+        // Atomic but not flushed here: the release stays queued until its hits are committed
+        // (and flushed) by `put_hits`, so a crash before that re-indexes it.
+        self.transact_unflushed(|tx| {
             let old: Option<Vec<Vec<u8>>> = tx.get_json(T::ReleaseKeys, &rkey)?;
             for k in old.unwrap_or_default() {
                 tx.remove(T::CompIndex, &k)?;
@@ -196,9 +198,11 @@ impl Store {
 
     /// Marks a release as matched. Call after its hits are committed.
     pub fn ack_release(&self, product: &str, release: &str) -> Result<()> {
+        // Not flushed, as `ack_matches`: a lost acknowledgement means the release is matched
+        // again, which rewrites nothing.
         self.tree(T::ReleaseQueue)
             .remove(key(&[product, release]))?;
-        self.flush()
+        Ok(())
     }
 
     /// Component instances under an index prefix (`["p", ecosystem, name]` or
@@ -321,21 +325,6 @@ impl Store {
     /// The state of every hit of an advisory record, from the by-advisory index alone.
     pub fn hit_states_of_advisory(&self, id: &str, source: Source) -> Result<Vec<HitState>> {
         self.hit_states(id, source, &prefix(&[id, source.as_str()]))
-    }
-
-    /// The state of an advisory record's hits on one release.
-    pub fn hit_states_in_release(
-        &self,
-        id: &str,
-        source: Source,
-        product: &str,
-        release: &str,
-    ) -> Result<Vec<HitState>> {
-        self.hit_states(
-            id,
-            source,
-            &prefix(&[id, source.as_str(), product, release]),
-        )
     }
 
     fn hit_states(&self, id: &str, source: Source, pre: &[u8]) -> Result<Vec<HitState>> {
