@@ -419,7 +419,8 @@ impl<'a> Matcher<'a> {
     }
 
     /// Turns a fresh evaluation into hit records: new hits become active, hits in `existing`
-    /// (the evaluated scope) that did not come back are retracted with the reason. A hit whose
+    /// (every stored hit in the evaluated scope: a release, or one advisory record) that did
+    /// not come back are retracted with the reason. A hit whose
     /// evidence and SBOM revision are unchanged is left as it is (its `advisory_modified` stays
     /// the record version that produced the evidence; the advisory pass records the version it
     /// re-decided against, see [`Store::advisory_evaluated`]).
@@ -469,7 +470,13 @@ impl<'a> Matcher<'a> {
                 retracted_at: None,
                 retraction_reason: None,
             };
-            match self.store.get_hit(&k)? {
+            // `existing` holds every stored hit in scope, so only a hit that stays active with
+            // new evidence needs its record read (to keep when it was first seen).
+            let prior = match &state {
+                Some(s) if s.status == HitStatus::Active => self.store.get_hit(&k)?,
+                _ => None,
+            };
+            match prior {
                 Some(o) if o.status == HitStatus::Active => out.writes.push(HitRecord {
                     first_seen: o.first_seen,
                     ..fresh

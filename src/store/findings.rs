@@ -426,9 +426,7 @@ impl Store {
             if let Some((k, v)) = &evaluated {
                 tx.put_raw(T::AdvEvaluated, k, v)?;
             }
-            for e in events {
-                super::outbox::enqueue(tx, e.clone())?;
-            }
+            super::outbox::enqueue_all(tx, events)?;
             for (p, g) in triage {
                 super::records::enqueue_triage_tx(tx, p, g)?;
             }

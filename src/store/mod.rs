@@ -110,9 +110,12 @@ pub(crate) enum T {
     MatchQueue,
     /// product \0 release -> (): releases stored but not yet indexed and matched.
     ReleaseQueue,
-    /// index key -> (): package identity / CPE product -> component instances of releases.
-    /// Keys are built by the matching service: `p \0 eco \0 name \0 product \0 release \0 idx`
-    /// and `c \0 vendor \0 cpe-product \0 product \0 release \0 idx`.
+    /// index key -> the component's match subject (name, version, purl, CPE, bom-ref; empty in
+    /// stores indexed before values were kept): package identity / CPE product -> component
+    /// instances of releases. Keys are built by the matching service:
+    /// `p \0 eco \0 name \0 product \0 release \0 idx`,
+    /// `c \0 vendor \0 cpe-product \0 product \0 release \0 idx` and, for every component
+    /// with a CPE, `k \0 product \0 release \0 idx`.
     CompIndex,
     /// product \0 release -> the CompIndex keys written for it (to remove them on supersede).
     ReleaseKeys,

@@ -94,13 +94,25 @@ pub struct Delivery {
 const EVENT_SEQ_KEY: &[u8] = b"event_seq";
 
 /// Appends an event inside the caller's transaction (same commit as the change it reports).
-pub(crate) fn enqueue(tx: &Tx<'_>, mut ev: EventRecord) -> TxResult<u64> {
+pub(crate) fn enqueue(tx: &Tx<'_>, ev: EventRecord) -> TxResult<u64> {
+    enqueue_all(tx, std::slice::from_ref(&ev))
+}
+
+/// Appends events in order, reading and writing the sequence counter once. Returns the last
+/// sequence number used (the current one when `events` is empty).
+pub(crate) fn enqueue_all(tx: &Tx<'_>, events: &[EventRecord]) -> TxResult<u64> {
     let last: Option<u64> = tx.get_json(T::Meta, EVENT_SEQ_KEY)?;
-    let seq = last.unwrap_or(0) + 1;
-    ev.seq = seq;
+    let mut seq = last.unwrap_or(0);
+    if events.is_empty() {
+        return Ok(seq);
+    }
+    for ev in events {
+        seq += 1;
+        let ev = EventRecord { seq, ..ev.clone() };
+        tx.put_json(T::Events, &seq.to_be_bytes(), &ev)?;
+        tx.put_raw(T::EventQueue, &seq.to_be_bytes(), b"")?;
+    }
     tx.put_json(T::Meta, EVENT_SEQ_KEY, &seq)?;
-    tx.put_json(T::Events, &seq.to_be_bytes(), &ev)?;
-    tx.put_raw(T::EventQueue, &seq.to_be_bytes(), b"")?;
     Ok(seq)
 }
 
