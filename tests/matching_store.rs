@@ -229,3 +229,84 @@ fn unchanged_evidence_is_not_rewritten_and_alerts_follow_the_alias_group() {
     assert_eq!(events(&store, EventKind::ReleaseAffected, &group), 2);
     assert_eq!(events(&store, EventKind::FindingRetracted, &group), 1);
 }
+
+/// A store indexed before index entries carried components (empty values, no `k` entries for
+/// a release's CPEs) still matches a changed NVD record: the matcher reads the release itself.
+#[test]
+fn an_old_style_component_index_still_matches_cpes() {
+    let (advisories, _) = soupwatch::feeds::load_mirror_advisories(&corpus()).unwrap();
+    let webp = advisories
+        .iter()
+        .find(|a| a.id == "CVE-2023-4863" && a.source == Source::Nvd)
+        .expect("CVE-2023-4863 in the NVD corpus")
+        .clone();
+    let comps = vec![
+        Component {
+            name: "zlib".into(),
+            version: Some("1.3".into()),
+            cpe: Some("cpe:2.3:a:zlib:zlib:1.3:*:*:*:*:*:*:*".into()),
+            ..Component::default()
+        },
+        Component {
+            name: "libwebp".into(),
+            version: Some("1.3.1".into()),
+            cpe: Some("cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*".into()),
+            ..Component::default()
+        },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    upsert(&store, &webp);
+    put_release(&store, &comps);
+    Matcher::new(&store).run_pending().unwrap();
+    let before = hit(&store, &webp.id, Source::Nvd);
+    assert_eq!(before.component_index, 1);
+    assert_eq!(before.status, HitStatus::Active);
+
+    // The index as an older soupwatch wrote it: package/CPE keys only, without values.
+    let idx = |i: usize| format!("{i:06}");
+    store
+        .index_release(
+            "pump",
+            "1.0",
+            &[
+                (
+                    soupwatch::store::key(&["c", "zlib", "zlib", "pump", "1.0", &idx(0)]),
+                    Vec::new(),
+                ),
+                (
+                    soupwatch::store::key(&["c", "webmproject", "libwebp", "pump", "1.0", &idx(1)]),
+                    Vec::new(),
+                ),
+            ],
+        )
+        .unwrap();
+    let mut changed = webp.clone();
+    changed.modified += Duration::days(1);
+    upsert(&store, &changed);
+    let run = Matcher::new(&store).run_pending().unwrap();
+    assert_eq!((run.advisories, run.retracted), (1, 0), "{run:?}");
+    assert_eq!(hit(&store, &webp.id, Source::Nvd), before);
+
+    // And a change that moves the bound below the component retracts it, with the reason.
+    let mut fixed_earlier = changed.clone();
+    fixed_earlier.modified += Duration::days(1);
+    for c in &mut fixed_earlier.configurations {
+        for n in &mut c.nodes {
+            for m in &mut n.cpe_match {
+                if m.criteria.contains(":webmproject:libwebp:") {
+                    m.version_end_excluding = Some("1.3.0".into());
+                }
+            }
+        }
+    }
+    upsert(&store, &fixed_earlier);
+    let run = Matcher::new(&store).run_pending().unwrap();
+    assert_eq!(run.retracted, 1, "{run:?}");
+    let h = hit(&store, &webp.id, Source::Nvd);
+    assert_eq!(h.status, HitStatus::Retracted);
+    assert!(h
+        .retraction_reason
+        .unwrap()
+        .contains("no longer in an affected range"));
+}

@@ -292,6 +292,8 @@ impl<'a> Matcher<'a> {
         // release -> component index -> component (None: an old index entry without value).
         let mut instances: BTreeMap<(String, String), BTreeMap<usize, Option<Component>>> =
             BTreeMap::new();
+        // Releases whose CPE components must be read from the release itself (old index).
+        let mut all_cpes: BTreeSet<(String, String)> = BTreeSet::new();
         if !compiled.withdrawn {
             let keys: BTreeSet<(&str, &str)> = compiled
                 .packages
@@ -315,8 +317,13 @@ impl<'a> Matcher<'a> {
                 }
             }
             for (p, r) in cpe_releases {
-                let entry = instances.entry((p.clone(), r.clone())).or_default();
-                for i in self.store.release_cpe_instances(&p, &r)? {
+                let found = self.store.release_cpe_instances(&p, &r)?;
+                if found.is_empty() {
+                    // Indexed before `k` entries existed: read the release's CPEs from it.
+                    all_cpes.insert((p.clone(), r.clone()));
+                }
+                let entry = instances.entry((p, r)).or_default();
+                for i in found {
                     entry.insert(i.index, i.component);
                 }
             }
@@ -364,11 +371,17 @@ impl<'a> Matcher<'a> {
                     None => stale.push(i),
                 }
             }
-            if !stale.is_empty() {
+            let every_cpe = all_cpes.contains(&(p.clone(), r.clone()));
+            if !stale.is_empty() || every_cpe {
                 let all = self.store.components(&rec.sha256)?.unwrap_or_default();
                 for i in stale {
                     if let Some(c) = all.get(i) {
                         comps.insert(i, match_subject(c));
+                    }
+                }
+                if every_cpe {
+                    for (i, c) in all.iter().enumerate().filter(|(_, c)| c.cpe.is_some()) {
+                        comps.entry(i).or_insert_with(|| match_subject(c));
                     }
                 }
             }
