@@ -575,3 +575,58 @@ fn dedup_hits(hits: &mut Vec<Hit>) {
     let mut keep = keep.into_iter();
     hits.retain(|_| keep.next().unwrap_or(true));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comp(purl: Option<&str>, cpe: Option<&str>, version: Option<&str>) -> Component {
+        Component {
+            name: "x".into(),
+            purl: purl.map(str::to_string),
+            cpe: cpe.map(str::to_string),
+            version: version.map(str::to_string),
+            ..Component::default()
+        }
+    }
+
+    #[test]
+    fn view_cache_shares_only_identical_components() {
+        let mut cache = ViewCache::with_limit(3);
+        let a = comp(Some("pkg:pypi/jinja2@2.10"), None, None);
+        let a_again = ComponentView::cached(7, &a, &mut cache);
+        let a_first = ComponentView::cached(0, &a, &mut cache);
+        assert!(Arc::ptr_eq(&a_again.identity, &a_first.identity));
+        assert_eq!((a_again.index, a_first.index), (7, 0));
+        assert_eq!(
+            a_first.key.as_ref().map(|k| k.name.as_str()),
+            Some("jinja2")
+        );
+        // Same purl, but a CPE or a declared version too: a different identity.
+        let with_cpe = comp(
+            Some("pkg:pypi/jinja2@2.10"),
+            Some("cpe:2.3:a:pocoo:jinja2:2.10:*:*:*:*:*:*:*"),
+            None,
+        );
+        let b = ComponentView::cached(1, &with_cpe, &mut cache);
+        assert!(!Arc::ptr_eq(&a_first.identity, &b.identity));
+        assert!(b.cpe.is_some() && a_first.cpe.is_none());
+        let versioned = comp(Some("pkg:pypi/jinja2@2.10"), None, Some("2.10"));
+        let c = ComponentView::cached(2, &versioned, &mut cache);
+        assert!(!Arc::ptr_eq(&a_first.identity, &c.identity));
+        // CPE-only components are cached by CPE; components with neither are not cached.
+        let only_cpe = comp(None, Some("cpe:2.3:a:zlib:zlib:1.3:*:*:*:*:*:*:*"), None);
+        let d1 = ComponentView::cached(3, &only_cpe, &mut cache);
+        let d2 = ComponentView::cached(4, &only_cpe, &mut cache);
+        assert!(Arc::ptr_eq(&d1.identity, &d2.identity));
+        let bare = comp(None, None, Some("1.0"));
+        let e1 = ComponentView::cached(5, &bare, &mut cache);
+        let e2 = ComponentView::cached(6, &bare, &mut cache);
+        assert!(!Arc::ptr_eq(&e1.identity, &e2.identity));
+        assert!(e1.unmatchable().is_some());
+        // The limit (3) was reached by the fourth distinct identity: the cache started over.
+        let a_later = ComponentView::cached(8, &a, &mut cache);
+        assert!(!Arc::ptr_eq(&a_later.identity, &a_first.identity));
+        assert!(cache.len <= 3);
+    }
+}
