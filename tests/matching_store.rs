@@ -310,3 +310,57 @@ fn an_old_style_component_index_still_matches_cpes() {
         .unwrap()
         .contains("no longer in an affected range"));
 }
+
+/// A data folder written before component index format 2 has its releases queued once at
+/// open, re-indexed by the matcher without rewriting a single hit, and not queued again.
+#[test]
+fn opening_an_older_store_requeues_its_releases_once() {
+    let (advisories, _) = soupwatch::feeds::load_mirror_advisories(&corpus()).unwrap();
+    let webp = advisories
+        .iter()
+        .find(|a| a.id == "CVE-2023-4863" && a.source == Source::Nvd)
+        .expect("CVE-2023-4863 in the NVD corpus")
+        .clone();
+    let comps = vec![Component {
+        name: "libwebp".into(),
+        version: Some("1.3.1".into()),
+        cpe: Some("cpe:2.3:a:webmproject:libwebp:1.3.1:*:*:*:*:*:*:*".into()),
+        ..Component::default()
+    }];
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = Store::open(&data).unwrap();
+    upsert(&store, &webp);
+    put_release(&store, &comps);
+    Matcher::new(&store).run_pending().unwrap();
+    let before = hit(&store, &webp.id, Source::Nvd);
+    assert!(store.pending_releases().unwrap().is_empty());
+    drop(store);
+
+    // What an older soupwatch left: no index format mark.
+    {
+        let db = sled::Config::new()
+            .path(data.join("db"))
+            .mode(sled::Mode::LowSpace)
+            .open()
+            .unwrap();
+        let removed = db
+            .open_tree("meta")
+            .unwrap()
+            .remove("match_index_format")
+            .unwrap();
+        assert!(removed.is_some(), "the mark is where the store keeps it");
+        db.flush().unwrap();
+    }
+    let store = Store::open(&data).unwrap();
+    assert_eq!(
+        store.pending_releases().unwrap(),
+        vec![("pump".to_string(), "1.0".to_string())]
+    );
+    let run = Matcher::new(&store).run_pending().unwrap();
+    assert_eq!((run.releases, run.new_hits, run.retracted), (1, 0, 0));
+    assert_eq!(hit(&store, &webp.id, Source::Nvd), before);
+    drop(store);
+    let store = Store::open(&data).unwrap();
+    assert!(store.pending_releases().unwrap().is_empty());
+}

@@ -196,6 +196,29 @@ impl Store {
         })
     }
 
+    /// Queues every stored release for matching once when the component index format
+    /// changes (index values and `k` entries arrived in format 2), so old stores are re-indexed
+    /// on their first start instead of relying on the matcher's slower fallbacks forever.
+    /// Re-matching rewrites nothing that did not change.
+    pub(crate) fn upgrade_match_index(&self) -> Result<()> {
+        const KEY: &[u8] = b"match_index_format";
+        const FORMAT: &[u8] = b"2";
+        if self.tree(T::Meta).get(KEY)?.as_deref() == Some(FORMAT) {
+            return Ok(());
+        }
+        let releases: Vec<Vec<u8>> = self
+            .all_releases()?
+            .iter()
+            .map(|r| key(&[r.product.as_str(), r.release.as_str()]))
+            .collect();
+        self.transact(|tx| {
+            for k in &releases {
+                tx.put_raw(T::ReleaseQueue, k, b"")?;
+            }
+            tx.put_raw(T::Meta, KEY, FORMAT)
+        })
+    }
+
     /// Marks a release as matched. Call after its hits are committed.
     pub fn ack_release(&self, product: &str, release: &str) -> Result<()> {
         // Not flushed, as `ack_matches`: a lost acknowledgement means the release is matched

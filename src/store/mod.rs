@@ -239,6 +239,7 @@ impl Store {
                 )))
             }
         }
+        store.upgrade_match_index()?;
         Ok(store)
     }
 
