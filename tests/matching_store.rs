@@ -77,6 +77,15 @@ fn events(store: &Store, kind: EventKind, subject: &str) -> usize {
         .count()
 }
 
+/// CVE-2023-4863 as NVD publishes it (libwebp before 1.3.2, among other products).
+fn libwebp_cve() -> Advisory {
+    let (advisories, _) = soupwatch::feeds::load_mirror_advisories(&corpus()).unwrap();
+    advisories
+        .into_iter()
+        .find(|a| a.id == "CVE-2023-4863" && a.source == Source::Nvd)
+        .expect("CVE-2023-4863 in the NVD corpus")
+}
+
 fn hit(store: &Store, id: &str, source: Source) -> HitRecord {
     let mut h = store.hits_of_advisory(id, source).unwrap();
     assert_eq!(h.len(), 1, "{id} {source:?} hits one component");
@@ -234,12 +243,7 @@ fn unchanged_evidence_is_not_rewritten_and_alerts_follow_the_alias_group() {
 /// a release's CPEs) still matches a changed NVD record: the matcher reads the release itself.
 #[test]
 fn an_old_style_component_index_still_matches_cpes() {
-    let (advisories, _) = soupwatch::feeds::load_mirror_advisories(&corpus()).unwrap();
-    let webp = advisories
-        .iter()
-        .find(|a| a.id == "CVE-2023-4863" && a.source == Source::Nvd)
-        .expect("CVE-2023-4863 in the NVD corpus")
-        .clone();
+    let webp = libwebp_cve();
     let comps = vec![
         Component {
             name: "zlib".into(),
@@ -315,12 +319,7 @@ fn an_old_style_component_index_still_matches_cpes() {
 /// open, re-indexed by the matcher without rewriting a single hit, and not queued again.
 #[test]
 fn opening_an_older_store_requeues_its_releases_once() {
-    let (advisories, _) = soupwatch::feeds::load_mirror_advisories(&corpus()).unwrap();
-    let webp = advisories
-        .iter()
-        .find(|a| a.id == "CVE-2023-4863" && a.source == Source::Nvd)
-        .expect("CVE-2023-4863 in the NVD corpus")
-        .clone();
+    let webp = libwebp_cve();
     let comps = vec![Component {
         name: "libwebp".into(),
         version: Some("1.3.1".into()),
