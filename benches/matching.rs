@@ -26,6 +26,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/common/osv_purl.rs"]
+mod osv_purl;
+use osv_purl::purl_for;
+
 const COMPONENTS_PER_RELEASE: usize = 1000;
 
 struct Rng(u64);
@@ -67,60 +71,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The purl an SBOM would carry for an OSV package version (None where no purl type maps).
-fn purl_for(
-    ecosystem: &str,
-    name: &str,
-    version: &str,
-    record_purl: Option<&str>,
-) -> Option<String> {
-    let base = ecosystem.split(':').next().unwrap_or(ecosystem);
-    Some(match base {
-        "PyPI" => format!("pkg:pypi/{}@{}", enc(name), enc(version)),
-        "crates.io" => format!("pkg:cargo/{}@{}", enc(name), enc(version)),
-        "Bitnami" => format!("pkg:bitnami/{}@{}", enc(name), enc(version)),
-        "Julia" => {
-            let uuid = record_purl?.split_once("uuid=")?.1.split('&').next()?;
-            format!("pkg:julia/{}@{}?uuid={uuid}", enc(name), enc(version))
-        }
-        "Hackage" => format!("pkg:hackage/{}@{}", enc(name), enc(version)),
-        "CRAN" => format!("pkg:cran/{}@{}", enc(name), enc(version)),
-        "NuGet" => format!("pkg:nuget/{}@{}", enc(name), enc(version)),
-        "RubyGems" => format!("pkg:gem/{}@{}", enc(name), enc(version)),
-        "Maven" => {
-            let (g, a) = name.split_once(':')?;
-            format!("pkg:maven/{}/{}@{}", enc(g), enc(a), enc(version))
-        }
-        "Go" => format!(
-            "pkg:golang/{}@v{}",
-            name.split('/').map(enc).collect::<Vec<_>>().join("/"),
-            enc(version)
-        ),
-        "AlmaLinux" => {
-            let major = ecosystem.split(':').nth(1)?;
-            let v = version.split_once(':').map_or(version, |(_, v)| v);
-            format!(
-                "pkg:rpm/almalinux/{}@{}?distro=almalinux-{major}",
-                enc(name),
-                enc(v)
-            )
-        }
-        _ => return None,
-    })
 }
 
 /// Real (purl) components from OSV records: every event and listed version of every package.
@@ -521,7 +471,7 @@ fn in_memory_change(
             if let Some(vp) = c
                 .cpe
                 .as_ref()
-                .and_then(soupwatch::matching::engine::cpe_vendor_product)
+                .and_then(soupwatch::matching::cpe::vendor_product)
             {
                 cpe_index.entry(vp).or_default().insert(ri);
             }

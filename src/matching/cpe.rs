@@ -492,19 +492,6 @@ pub trait BoundOrder {
     fn cmp(&self, a: &Self::V, b: &Self::V) -> Option<Ordering>;
 }
 
-/// A [`BoundOrder`] over plain strings, for callers that compare text directly.
-pub struct StrOrder<'f>(pub &'f dyn Fn(&str, &str) -> Option<Ordering>);
-
-impl BoundOrder for StrOrder<'_> {
-    type V = String;
-    fn parse(&self, s: &str) -> Option<String> {
-        Some(s.to_string())
-    }
-    fn cmp(&self, a: &String, b: &String) -> Option<Ordering> {
-        (self.0)(a, b)
-    }
-}
-
 /// A component CPE ready for evaluation: the name, and its version literal parsed once.
 #[derive(Debug, Clone)]
 pub struct Candidate<V> {
@@ -653,27 +640,11 @@ impl<V> CompiledConfiguration<V> {
     }
 }
 
-/// Does one `cpeMatch` entry apply to the component's CPE, bounds included? `cmp(a, b)`
-/// orders two version strings (None when incomparable).
+/// Does one `cpeMatch` entry apply to the component's CPE, bounds included?
 ///
 /// Bounds are only meaningful on a criteria whose version is ANY; a candidate whose version
 /// is ANY, NA or a wildcard cannot be placed inside bounds, so it is Incomparable (never a
 /// match: we cannot tell, and the caller reports it).
-pub fn match_entry(
-    m: &CpeMatch,
-    candidate: &Wfn,
-    cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
-) -> EntryMatch {
-    let order = StrOrder(cmp);
-    let entry = CompiledEntry::compile(m, &order);
-    match &entry.criteria {
-        Ok(_) => match_compiled(&entry, &Candidate::new(candidate.clone(), &order), &order),
-        Err(e) => EntryMatch::Incomparable {
-            reason: e.to_string(),
-        },
-    }
-}
-
 fn match_compiled<O: BoundOrder>(
     entry: &CompiledEntry<O::V>,
     candidate: &Candidate<O::V>,
@@ -726,7 +697,7 @@ fn match_compiled<O: BoundOrder>(
 /// One component CPE matched by a `vulnerable: true` entry of a configuration that holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpeHit {
-    /// Index into the candidates passed to [`evaluate`].
+    /// Index into the candidates passed to [`evaluate_compiled`].
     pub candidate: usize,
     pub criteria: String,
     pub match_criteria_id: Option<String>,
@@ -783,39 +754,11 @@ impl Truth {
     }
 }
 
-/// Evaluates one NVD configuration against every CPE present in a release, so "running on"
-/// platform entries can be met by another component (e.g. the OS). Returns the candidates
-/// matched by `vulnerable: true` entries, only when the configuration as a whole holds.
-pub fn evaluate(
-    config: &CpeConfiguration,
-    candidates: &[Wfn],
-    cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
-) -> Vec<CpeHit> {
-    evaluate_detailed(config, candidates, cmp).hits
-}
-
-/// As [`evaluate`], plus the vulnerable entries that named a candidate's product but could not
-/// be decided (no version, incomparable versions, unparsable criteria), for reporting.
-pub fn evaluate_detailed(
-    config: &CpeConfiguration,
-    candidates: &[Wfn],
-    cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
-) -> Evaluation {
-    let order = StrOrder(cmp);
-    let cands = CandidateSet::new(
-        candidates
-            .iter()
-            .map(|w| Candidate::new(w.clone(), &order))
-            .collect(),
-    );
-    evaluate_compiled(
-        &CompiledConfiguration::compile(config, &order),
-        &cands,
-        &order,
-    )
-}
-
-/// [`evaluate_detailed`] on a compiled configuration and parsed candidates.
+/// Evaluates one compiled NVD configuration against every CPE present in a release, so
+/// "running on" platform entries can be met by another component (e.g. the OS). Returns the
+/// candidates matched by `vulnerable: true` entries, only when the configuration as a whole
+/// holds, plus the vulnerable entries that named a candidate's product but could not be
+/// decided (no version, incomparable versions, unparsable criteria), for reporting.
 ///
 /// Hits come only from non-negated nodes that hold; a negated configuration describes what is
 /// not affected and so yields no hits, and `vulnerable: false` entries never yield hits.
@@ -918,6 +861,75 @@ fn evaluate_node<O: BoundOrder>(
 mod tests {
     use super::*;
     use crate::advisory::CpeNode;
+
+    // String-ordered front doors to the compiled evaluation, so tests can state versions and
+    // orders inline.
+
+    /// A [`BoundOrder`] over plain strings, for callers that compare text directly.
+    struct StrOrder<'f>(pub &'f dyn Fn(&str, &str) -> Option<Ordering>);
+
+    impl BoundOrder for StrOrder<'_> {
+        type V = String;
+        fn parse(&self, s: &str) -> Option<String> {
+            Some(s.to_string())
+        }
+        fn cmp(&self, a: &String, b: &String) -> Option<Ordering> {
+            (self.0)(a, b)
+        }
+    }
+
+    /// Does one `cpeMatch` entry apply to the component's CPE, bounds included? `cmp(a, b)`
+    /// orders two version strings (None when incomparable).
+    ///
+    /// Bounds are only meaningful on a criteria whose version is ANY; a candidate whose version
+    /// is ANY, NA or a wildcard cannot be placed inside bounds, so it is Incomparable (never a
+    /// match: we cannot tell, and the caller reports it).
+    fn match_entry(
+        m: &CpeMatch,
+        candidate: &Wfn,
+        cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
+    ) -> EntryMatch {
+        let order = StrOrder(cmp);
+        let entry = CompiledEntry::compile(m, &order);
+        match &entry.criteria {
+            Ok(_) => match_compiled(&entry, &Candidate::new(candidate.clone(), &order), &order),
+            Err(e) => EntryMatch::Incomparable {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// Evaluates one NVD configuration against every CPE present in a release, so "running on"
+    /// platform entries can be met by another component (e.g. the OS). Returns the candidates
+    /// matched by `vulnerable: true` entries, only when the configuration as a whole holds.
+    fn evaluate(
+        config: &CpeConfiguration,
+        candidates: &[Wfn],
+        cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
+    ) -> Vec<CpeHit> {
+        evaluate_detailed(config, candidates, cmp).hits
+    }
+
+    /// As [`evaluate`], plus the vulnerable entries that named a candidate's product but could not
+    /// be decided (no version, incomparable versions, unparsable criteria), for reporting.
+    fn evaluate_detailed(
+        config: &CpeConfiguration,
+        candidates: &[Wfn],
+        cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
+    ) -> Evaluation {
+        let order = StrOrder(cmp);
+        let cands = CandidateSet::new(
+            candidates
+                .iter()
+                .map(|w| Candidate::new(w.clone(), &order))
+                .collect(),
+        );
+        evaluate_compiled(
+            &CompiledConfiguration::compile(config, &order),
+            &cands,
+            &order,
+        )
+    }
     use std::path::{Path, PathBuf};
 
     fn nvd() -> PathBuf {

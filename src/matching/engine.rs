@@ -266,11 +266,6 @@ impl CompiledAdvisory {
     }
 }
 
-/// The literal (vendor, product) of a component CPE, lower-case: its index key.
-pub fn cpe_vendor_product(w: &Wfn) -> Option<(String, String)> {
-    cpe::vendor_product(w)
-}
-
 /// Why a component matched one advisory record.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -122,6 +122,9 @@ fn to_findings(
             .push(h);
     }
     let mut out = Vec::new();
+    // One read per advisory record, however many releases its findings span.
+    let mut marks: BTreeMap<(String, crate::advisory::Source), Option<crate::store::Evaluated>> =
+        BTreeMap::new();
     for ((product, release, index, group), (members, records)) in groups {
         let status = if records.iter().any(|r| r.status == HitStatus::Active) {
             HitStatus::Active
@@ -136,7 +139,12 @@ fn to_findings(
         };
         let mut evaluated = Vec::new();
         for r in &records {
-            if let Some(e) = store.advisory_evaluated(&r.advisory_id, r.source)? {
+            let key = (r.advisory_id.clone(), r.source);
+            if !marks.contains_key(&key) {
+                let mark = store.advisory_evaluated(&r.advisory_id, r.source)?;
+                marks.insert(key.clone(), mark);
+            }
+            if let Some(Some(e)) = marks.get(&key) {
                 evaluated.push(RecordEvaluation {
                     advisory_id: r.advisory_id.clone(),
                     source: r.source,

@@ -96,7 +96,7 @@ fn component_index_entries(
             ));
         }
         if let Some(w) = &v.cpe {
-            if let Some((vendor, prod)) = super::engine::cpe_vendor_product(w) {
+            if let Some((vendor, prod)) = super::cpe::vendor_product(w) {
                 entries.push((
                     key(&["c", &vendor, &prod, product, release, &idx]),
                     value.clone(),
@@ -220,8 +220,7 @@ impl<'a> Matcher<'a> {
                     ])?);
                 }
             }
-            if let Some((vendor, prod)) = v.cpe.as_ref().and_then(super::engine::cpe_vendor_product)
-            {
+            if let Some((vendor, prod)) = v.cpe.as_ref().and_then(super::cpe::vendor_product) {
                 if seen_keys.insert(("c", vendor.clone(), prod.clone())) {
                     candidates.extend(self.store.advisories_under(&["c", &vendor, &prod])?);
                 }

@@ -2,6 +2,8 @@
 //! talks to it over HTTP like a release pipeline would. Nothing of ours is mocked.
 #![allow(dead_code)]
 
+pub mod osv_purl;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
