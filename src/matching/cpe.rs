@@ -6,8 +6,8 @@
 //! Pure: no I/O.
 
 use crate::advisory::{CpeConfiguration, CpeMatch, Operator};
+use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -531,12 +531,12 @@ pub fn vendor_product(w: &Wfn) -> Option<(String, String)> {
 #[derive(Debug, Clone)]
 pub struct CandidateSet<V> {
     pub list: Vec<Candidate<V>>,
-    by_vp: HashMap<(String, String), Vec<usize>>,
+    by_vp: FxHashMap<(String, String), Vec<usize>>,
 }
 
 impl<V> CandidateSet<V> {
     pub fn new(list: Vec<Candidate<V>>) -> Self {
-        let mut by_vp: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_vp: FxHashMap<(String, String), Vec<usize>> = FxHashMap::default();
         for (i, c) in list.iter().enumerate() {
             if let Some(vp) = vendor_product(&c.wfn) {
                 by_vp.entry(vp).or_default().push(i);
@@ -557,10 +557,36 @@ impl<V> CandidateSet<V> {
     /// product matches only candidates with the same literal pair (a candidate's ANY or
     /// wildcard there is a subset or undefined relation, never a match); any other criteria
     /// is tried on every candidate.
-    fn for_entry<'s>(&'s self, entry: &CompiledEntry<V>) -> Box<dyn Iterator<Item = usize> + 's> {
+    fn for_entry(&self, entry: &CompiledEntry<V>) -> EntryCandidates<'_> {
         match &entry.vp {
-            Some(vp) => Box::new(self.by_vp.get(vp).into_iter().flatten().copied()),
-            None => Box::new(0..self.list.len()),
+            Some(vp) => {
+                EntryCandidates::Some(self.by_vp.get(vp).map_or(&[][..], Vec::as_slice).iter())
+            }
+            None => EntryCandidates::All(0..self.list.len()),
+        }
+    }
+
+    /// Whether `entry` can match any candidate at all (see [`CandidateSet::for_entry`]).
+    fn may_match(&self, entry: &CompiledEntry<V>) -> bool {
+        match &entry.vp {
+            Some(vp) => self.by_vp.contains_key(vp),
+            None => !self.list.is_empty(),
+        }
+    }
+}
+
+/// The candidates [`CandidateSet::for_entry`] offers, without allocating.
+enum EntryCandidates<'s> {
+    Some(std::slice::Iter<'s, usize>),
+    All(std::ops::Range<usize>),
+}
+
+impl Iterator for EntryCandidates<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            EntryCandidates::Some(it) => it.next().copied(),
+            EntryCandidates::All(r) => r.next(),
         }
     }
 }
@@ -769,6 +795,15 @@ pub fn evaluate_compiled<O: BoundOrder>(
     order: &O,
 ) -> Evaluation {
     let mut out = Evaluation::default();
+    // Hits and undecided entries both come from vulnerable entries that can match some
+    // candidate (or cannot be parsed): a configuration without one is skipped whole, the common
+    // case, since a release names few of the products a large NVD record lists.
+    if !config
+        .entries()
+        .any(|e| e.source.vulnerable && (e.criteria.is_err() || candidates.may_match(e)))
+    {
+        return out;
+    }
     // Per node: its truth and the hits its vulnerable entries would contribute.
     let mut node_results: Vec<(Truth, bool, Vec<CpeHit>)> = Vec::with_capacity(config.nodes.len());
     for node in &config.nodes {
