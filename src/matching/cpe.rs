@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Why a CPE string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -499,9 +500,13 @@ pub struct Candidate<V> {
     /// The version attribute's literal text (None for ANY, NA or a wildcard value).
     version_text: Option<String>,
     version: Option<V>,
+    /// [`vp_key`] of the literal (vendor, product), for [`CandidateSet`].
+    vp: Option<u64>,
 }
 
 impl<V> Candidate<V> {
+    /// Parses what evaluation needs once; callers keep candidates (e.g. per component
+    /// identity, shared through an `Arc`) to evaluate many configurations against them.
     pub fn new<O: BoundOrder<V = V>>(wfn: Wfn, order: &O) -> Self {
         let version_text = match wfn.version() {
             Attr::Value(v) => v.literal(),
@@ -509,11 +514,19 @@ impl<V> Candidate<V> {
         };
         let version = version_text.as_deref().and_then(|t| order.parse(t));
         Candidate {
+            vp: vendor_product(&wfn).map(|vp| vp_key(&vp)),
             wfn,
             version_text,
             version,
         }
     }
+}
+
+/// A hash of a literal (vendor, product): the candidate index key. A collision only makes a
+/// criteria meet a candidate that `cpe_matches` then rejects.
+fn vp_key(vp: &(String, String)) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(vp)
 }
 
 /// The lower-case literal (vendor, product) of a name, when both are plain values: a criteria
@@ -530,15 +543,15 @@ pub fn vendor_product(w: &Wfn) -> Option<(String, String)> {
 /// is compared only with the candidates that can match it.
 #[derive(Debug, Clone)]
 pub struct CandidateSet<V> {
-    pub list: Vec<Candidate<V>>,
-    by_vp: FxHashMap<(String, String), Vec<usize>>,
+    pub list: Vec<Arc<Candidate<V>>>,
+    by_vp: FxHashMap<u64, Vec<usize>>,
 }
 
 impl<V> CandidateSet<V> {
-    pub fn new(list: Vec<Candidate<V>>) -> Self {
-        let mut by_vp: FxHashMap<(String, String), Vec<usize>> = FxHashMap::default();
+    pub fn new(list: Vec<Arc<Candidate<V>>>) -> Self {
+        let mut by_vp: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
         for (i, c) in list.iter().enumerate() {
-            if let Some(vp) = vendor_product(&c.wfn) {
+            if let Some(vp) = c.vp {
                 by_vp.entry(vp).or_default().push(i);
             }
         }
@@ -596,8 +609,8 @@ impl Iterator for EntryCandidates<'_> {
 pub struct CompiledEntry<V> {
     pub source: CpeMatch,
     criteria: Result<Wfn, CpeError>,
-    /// The criteria's literal (vendor, product), lower-case, for [`CandidateSet::for_entry`].
-    vp: Option<(String, String)>,
+    /// [`vp_key`] of the criteria's literal (vendor, product), for [`CandidateSet::for_entry`].
+    vp: Option<u64>,
     /// (bound, its text, its parsed version when the order can read it).
     bounds: Vec<(Bound, String, Option<V>)>,
     /// `describe_bounds` of the entry, computed once for the evidence.
@@ -608,7 +621,11 @@ impl<V> CompiledEntry<V> {
     pub fn compile<O: BoundOrder<V = V>>(m: &CpeMatch, order: &O) -> Self {
         let criteria = Wfn::from_str(&m.criteria);
         CompiledEntry {
-            vp: criteria.as_ref().ok().and_then(vendor_product),
+            vp: criteria
+                .as_ref()
+                .ok()
+                .and_then(vendor_product)
+                .map(|vp| vp_key(&vp)),
             criteria,
             bounds: bounds(m)
                 .into_iter()
@@ -956,7 +973,7 @@ mod tests {
         let cands = CandidateSet::new(
             candidates
                 .iter()
-                .map(|w| Candidate::new(w.clone(), &order))
+                .map(|w| Arc::new(Candidate::new(w.clone(), &order)))
                 .collect(),
         );
         evaluate_compiled(
@@ -1123,7 +1140,7 @@ mod tests {
         let set = CandidateSet::new(
             names
                 .iter()
-                .map(|w| Candidate::new(w.clone(), &order))
+                .map(|w| Arc::new(Candidate::new(w.clone(), &order)))
                 .collect(),
         );
         let mut extra_criteria: Vec<String> = vec![

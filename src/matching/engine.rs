@@ -27,6 +27,9 @@ pub struct ComponentIdentity {
     pub parsed: Option<Version>,
     pub commit: Option<String>,
     pub cpe: Option<Wfn>,
+    /// `cpe` ready for NVD evaluation (its version parsed in the generic order), built once
+    /// per identity rather than once per (release, advisory).
+    pub cpe_candidate: Option<Arc<Candidate<Version>>>,
     /// Why the purl could not be mapped (the component may still match by CPE).
     pub purl_problem: Option<String>,
     /// Notes from the purl mapping (e.g. binary name used as source name), kept as evidence.
@@ -43,6 +46,7 @@ impl ComponentIdentity {
             parsed: None,
             commit: None,
             cpe: None,
+            cpe_candidate: None,
             purl_problem: None,
             notes: Vec::new(),
             origin: (c.purl.clone(), c.cpe.clone(), c.version.clone()),
@@ -67,7 +71,10 @@ impl ComponentIdentity {
         }
         if let Some(c) = &c.cpe {
             match c.parse::<Wfn>() {
-                Ok(w) => v.cpe = Some(w),
+                Ok(w) => {
+                    v.cpe_candidate = Some(Arc::new(Candidate::new(w.clone(), &GenericOrder)));
+                    v.cpe = Some(w);
+                }
                 Err(e) => {
                     if v.key.is_none() {
                         v.purl_problem = Some(format!(
@@ -389,12 +396,12 @@ pub struct CpeCandidates<'a> {
 
 impl<'a> CpeCandidates<'a> {
     pub fn new(views: &'a [ComponentView]) -> Self {
-        let with_cpe: Vec<&ComponentView> = views.iter().filter(|v| v.cpe.is_some()).collect();
+        let with_cpe: Vec<&ComponentView> =
+            views.iter().filter(|v| v.cpe_candidate.is_some()).collect();
         let candidates = CandidateSet::new(
             with_cpe
                 .iter()
-                .filter_map(|v| v.cpe.clone())
-                .map(|w| Candidate::new(w, &GenericOrder))
+                .filter_map(|v| v.cpe_candidate.clone())
                 .collect(),
         );
         CpeCandidates {
